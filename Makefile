@@ -1,0 +1,77 @@
+# Kefu's two commands: `make run` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+APP_VENV := .venv
+RASA_VENV := .venv-rasa
+APP_STAMP := $(APP_VENV)/.stamp-app-lock
+RASA_STAMP := $(RASA_VENV)/.stamp-rasa-lock
+BROWSER_STAMP := $(APP_VENV)/.stamp-chromium
+KEFU := $(APP_VENV)/bin/kefu
+RASA := $(RASA_VENV)/bin/rasa
+# endpoints.yml reads the action server's address from the environment.
+export KEFU_ACTION_ENDPOINT ?= http://127.0.0.1:$(or $(KEFU_ACTION_PORT),5055)/webhook
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test envs train validate browser prepare lock-app lock-rasa clean
+
+run: envs train prepare
+	$(KEFU) run
+
+# Both environments' tests: tests/rasa_env runs inside the Rasa environment, the rest in the
+# app environment. Both run even if the first fails; the target fails if either did.
+test: envs browser train
+	@rc=0; \
+	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/rasa_env || rc=1; \
+	$(APP_VENV)/bin/python -m pytest -q --ignore=tests/rasa_env || rc=1; \
+	exit $$rc
+
+envs: $(APP_STAMP) $(RASA_STAMP)
+
+# A stamp per lock file: a second `make` with unchanged locks does nothing.
+$(APP_STAMP): requirements/app.lock pyproject.toml
+	@test -x $(APP_VENV)/bin/python || $(PYTHON) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/pip install -q -r requirements/app.lock
+	$(APP_VENV)/bin/pip install -q --no-deps -e .
+	@touch $@
+
+# Rasa 3.6 declares Python <3.11; the lock pins every package so --no-deps is safe
+# (see ../shared/notes/rasa-on-python-3.11.md).
+$(RASA_STAMP): requirements/rasa.lock
+	@test -x $(RASA_VENV)/bin/python || $(PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install -q --no-deps --ignore-requires-python -r requirements/rasa.lock
+	@touch $@
+
+# Browser tests use Debian's chromium through Playwright; no browser is downloaded.
+browser: $(BROWSER_STAMP)
+$(BROWSER_STAMP):
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	@mkdir -p $(@D) && touch $@
+
+# Rasa's own fingerprinting decides (its cache in .rasa/): when nothing the model depends on
+# changed, the latest model in models/ is reused and nothing is trained.
+train: $(RASA_STAMP)
+	@if ls models/*.tar.gz >/dev/null 2>&1 && $(RASA) train --dry-run --out models >/dev/null 2>&1; then \
+	  echo "Rasa model up to date: $$(ls -t models/*.tar.gz | head -1)"; \
+	else \
+	  $(RASA) train --out models --quiet; \
+	fi
+
+validate: $(RASA_STAMP)
+	$(RASA) data validate --fail-on-warnings
+
+prepare: $(APP_STAMP)
+	$(KEFU) prepare
+
+lock-app:
+	$(APP_VENV)/bin/pip install -q -r requirements/app.in
+	{ echo "# Pinned from a working environment (pip freeze --all). Regenerate with: make lock-app"; \
+	  $(APP_VENV)/bin/pip freeze --all | grep -v -E '^(pip==|-e |kefu)'; } > requirements/app.lock
+
+lock-rasa:
+	$(RASA_VENV)/bin/pip install -q --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+	$(RASA_VENV)/bin/pip install -q -r requirements/rasa.in
+	{ echo "# Pinned from a working environment (pip freeze --all). Regenerate with: make lock-rasa"; \
+	  $(RASA_VENV)/bin/pip freeze --all | grep -v -E '^(pip==|-e )'; } > requirements/rasa.lock
+
+clean:
+	rm -rf $(APP_VENV) $(RASA_VENV) models .rasa

@@ -1,0 +1,167 @@
+"""The complaint process in conversation: listen, take the details, open a ticket, follow up.
+
+The customer is encouraged to say everything at once; what is missing is asked for (what
+happened, which order — optional and verified like order tracking — and how they want it
+solved). Angry or urgent complaints are offered a person straight away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.store import in_store, sender_identity
+from actions.verification import (
+    MAX_FAILURES,
+    ORDER_NUMBER,
+    EmailSlotValidation,
+    verify_and_link,
+)
+from crm_store.normalise import normalise_order_number
+from crm_store.services import complaints, conversations, orders
+
+NO_ORDER = "none"
+# A first message this long already describes the problem ("my parcel came damaged and...").
+DETAILS_MIN_WORDS = 6
+
+
+class ActionAcknowledgeComplaint(Action):
+    def name(self) -> str:
+        return "action_acknowledge_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        angry, urgent = complaints.tone(text)
+        if angry or urgent:
+            dispatcher.utter_message(
+                text=("I'm really sorry — that's not the experience we want you to have. "
+                      "You can talk to a member of our team right now, or tell me the details "
+                      "here and I'll open a complaint straight away."),
+                buttons=[{"title": "Talk to a person now", "payload": "/human_handoff"}])
+        else:
+            dispatcher.utter_message(response="utter_complaint_sorry")
+        events: list[dict[str, Any]] = [SlotSet("complaint_details", None),
+                                        SlotSet("complaint_order", None),
+                                        SlotSet("complaint_resolution", None)]
+        if len(text.split()) >= DETAILS_MIN_WORDS:
+            events.append(SlotSet("complaint_details", text))
+        order_id = next(tracker.get_latest_entity_values("order_id"), None)
+        if order_id:
+            events.append(SlotSet("complaint_order", normalise_order_number(str(order_id))))
+        return events
+
+
+class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        order = tracker.get_slot("complaint_order")
+        needs_email = bool(order and order != NO_ORDER and not tracker.get_slot("customer_id"))
+        slots = ["complaint_details", "complaint_order"]
+        if needs_email:
+            slots.append("email")
+        return slots + ["complaint_resolution"]
+
+    def validate_complaint_details(self, value: Any, dispatcher, tracker, domain):
+        text = str(value or "").strip()
+        if len(text) < 3:
+            dispatcher.utter_message(response="utter_ask_complaint_details")
+            return {"complaint_details": None}
+        return {"complaint_details": text}
+
+    def validate_complaint_order(self, value: Any, dispatcher, tracker, domain):
+        if value == NO_ORDER:
+            return {"complaint_order": NO_ORDER}
+        number = normalise_order_number(str(value or ""))
+        if not ORDER_NUMBER.match(number):
+            dispatcher.utter_message(response="utter_order_id_format")
+            return {"complaint_order": None}
+        return {"complaint_order": number}
+
+    async def get_validation_events(self, dispatcher, tracker, domain):
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        order = tracker.get_slot("complaint_order")
+        if not order or order == NO_ORDER:
+            return events
+        customer_id = tracker.get_slot("customer_id")
+        if customer_id:
+            owns = await in_store(lambda s: _owns(s, order, int(customer_id)))
+            if owns:
+                return events
+            dispatcher.utter_message(response="utter_complaint_order_not_found")
+            tracker.slots["complaint_order"] = None
+            return events + [SlotSet("complaint_order", None)]
+        email = tracker.get_slot("email")
+        if not email:
+            return events
+        channel, external_id = sender_identity(tracker)
+        verified = await in_store(lambda s: verify_and_link(s, order, email, channel, external_id))
+        if verified is not None:
+            return events + [SlotSet("customer_id", str(verified))]
+        failures = int(tracker.get_slot("verification_failures") or 0) + 1
+        extra = [SlotSet("verification_failures", failures), SlotSet("email", None)]
+        if failures >= MAX_FAILURES:
+            # Take the complaint anyway, without linking an order we could not verify.
+            dispatcher.utter_message(response="utter_complaint_without_order")
+            extra += [SlotSet("complaint_order", NO_ORDER), SlotSet("verification_blocked", True)]
+            tracker.slots["complaint_order"] = NO_ORDER
+        else:
+            dispatcher.utter_message(response="utter_verification_failed")
+            extra.append(SlotSet("complaint_order", None))
+            tracker.slots["complaint_order"] = None
+        tracker.slots["email"] = None
+        return events + extra
+
+
+def _owns(session, order_number: str, customer_id: int) -> bool:
+    order = orders.get_by_number(session, order_number=order_number)
+    return order is not None and order.customer_id == customer_id
+
+
+class ActionOpenComplaint(Action):
+    def name(self) -> str:
+        return "action_open_complaint"
+
+    async def run(self, dispatcher, tracker, domain):
+        details = tracker.get_slot("complaint_details") or ""
+        resolution = tracker.get_slot("complaint_resolution") or ""
+        order_number = tracker.get_slot("complaint_order")
+        customer_id = tracker.get_slot("customer_id")
+        channel, external_id = sender_identity(tracker)
+
+        def file(session):
+            conversation = conversations.get_or_start(session, channel=channel,
+                                                      external_id=external_id)
+            owner = int(customer_id) if customer_id else conversation.customer_id
+            order_id = None
+            if order_number and order_number != NO_ORDER and customer_id:
+                order = orders.get_by_number(session, order_number=order_number)
+                if order is not None and order.customer_id == owner:
+                    order_id = order.id
+            ticket, result = complaints.file_complaint(
+                session, details=details, desired_resolution=resolution, customer_id=owner,
+                conversation_id=conversation.id, order_id=order_id, channel=channel)
+            return ticket.reference, ticket.sla_due_at, result
+
+        reference, due, result = await in_store(file)
+        dispatcher.utter_message(
+            text=(f"Thank you for telling us. I've opened complaint {reference} "
+                  f"({result.category.value.replace('_', ' ')}, {result.priority.value} priority). "
+                  f"A member of our team will review it and get back to you by "
+                  f"{due:%-d %b %H:%M} UTC at the latest, here in this chat. Once it's resolved "
+                  "I'll ask you how we did. You can ask me for its status any time."))
+        if result.needs_person_now:
+            dispatcher.utter_message(
+                text="Since this is urgent, would you like to talk to someone right now?",
+                buttons=[{"title": "Talk to a person now", "payload": "/human_handoff"},
+                         {"title": "No, that's fine", "payload": "/deny"}])
+        return [SlotSet("complaint_details", None), SlotSet("complaint_resolution", None),
+                SlotSet("complaint_order", None), SlotSet("last_ticket", reference)]

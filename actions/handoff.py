@@ -1,0 +1,54 @@
+"""Handing the conversation to a person: record it, say what happens next, go quiet.
+
+The handoff is written to crm_store and the conversation switched to human mode there; the
+gateway reads that mode and stops sending the customer's messages to Rasa until staff resolve
+the handoff. The customer hears their place in the queue, or, outside business hours, when
+staff are back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.store import in_store, sender_identity
+from crm_store.models import ConversationMode
+from crm_store.services import conversations, handoffs
+from kefu.handoff import next_steps_text  # shared with the gateway's /human fallback
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    if tracker.get_slot("verification_blocked"):
+        return "could not verify the order details three times"
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if intent == "complaint":
+        return "angry or urgent complaint"
+    previous = [e for e in tracker.events if e.get("event") == "user"][-3:-1]
+    if any((e.get("parse_data") or {}).get("intent", {}).get("name") == "nlu_fallback"
+           for e in previous):
+        return "the assistant did not understand twice"
+    return "customer asked for a person"
+
+
+def request_handoff(session, channel: str, external_id: str, reason: str) -> int:
+    """Open (or reuse) the handoff, put the conversation in human mode; the queue position."""
+    conversation = conversations.get_or_start(session, channel=channel, external_id=external_id)
+    handoff = handoffs.request(session, conversation_id=conversation.id, reason=reason)
+    handoffs.mark_waiting(session, handoff_id=handoff.id)
+    conversations.set_mode(session, conversation_id=conversation.id, mode=ConversationMode.HUMAN)
+    return handoffs.position(session, handoff_id=handoff.id)
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        channel, external_id = sender_identity(tracker)
+        reason = handoff_reason(tracker)
+        position = await in_store(lambda s: request_handoff(s, channel, external_id, reason))
+        dispatcher.utter_message(text=next_steps_text(position))
+        return []

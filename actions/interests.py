@@ -1,0 +1,114 @@
+"""Interests and consent: what the customer wants to hear about, and whether they want to hear.
+
+A stated interest is recorded at once (it also improves recommendations). Notifications need
+explicit consent, asked for separately, stored with time and channel; withdrawing it is one
+message and works at once on every channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.store import in_store, sender_identity
+from crm_store.models import InterestSource
+from crm_store.normalise import normalise_topic
+from crm_store.services import customers, interests
+
+
+def _customer(session, tracker_customer_id: str | None, channel: str, external_id: str):
+    if tracker_customer_id:
+        found = customers.get(session, customer_id=int(tracker_customer_id))
+        if found is not None:
+            return found
+    return customers.find_or_create_by_identity(session, channel=channel, external_id=external_id)
+
+
+class ActionRecordInterest(Action):
+    def name(self) -> str:
+        return "action_record_interest"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        topics = [normalise_topic(str(t)) for t in tracker.get_latest_entity_values("topic")]
+        topics = [t for t in dict.fromkeys(topics) if t]
+        if not topics and tracker.get_slot("interest_topic"):
+            topics = [normalise_topic(tracker.get_slot("interest_topic"))]
+        if not topics:
+            dispatcher.utter_message(response="utter_ask_interest_topic")
+            return []
+        channel, external_id = sender_identity(tracker)
+        customer_id = tracker.get_slot("customer_id")
+
+        def record(session):
+            customer = _customer(session, customer_id, channel, external_id)
+            for topic in topics:
+                interests.add(session, customer_id=customer.id, topic=topic,
+                              source=InterestSource.STATED, weight=1.0)
+            return customer.marketing_opt_in
+
+        already = await in_store(record)
+        listed = " and ".join(topics)
+        if already:
+            dispatcher.utter_message(
+                text=f"Noted — you're interested in {listed}. You're already subscribed, so "
+                     "you'll hear about new products that match. Say \"unsubscribe\" any time.")
+            return [SlotSet("interest_topic", None), SlotSet("consent_pending", False)]
+        dispatcher.utter_message(
+            text=(f"Noted — you're interested in {listed}. May I send you a message here on "
+                  f"{channel} when new {listed} products arrive? At most one message every few "
+                  "days, never at night, and you can stop it any time by saying \"unsubscribe\"."),
+            buttons=[{"title": "Yes, notify me", "payload": "/affirm"},
+                     {"title": "No, thanks", "payload": "/deny"}])
+        return [SlotSet("interest_topic", None), SlotSet("consent_pending", True)]
+
+
+async def _set_consent(tracker: Tracker, opt_in: bool) -> None:
+    """Consent given or withdrawn by the customer, stamped with now and this channel."""
+    channel, external_id = sender_identity(tracker)
+    customer_id = tracker.get_slot("customer_id")
+
+    def record(session):
+        customer = _customer(session, customer_id, channel, external_id)
+        customers.set_marketing_consent(session, customer_id=customer.id, opt_in=opt_in,
+                                        source=channel, actor="customer")
+
+    await in_store(record)
+
+
+class ActionGrantConsent(Action):
+    def name(self) -> str:
+        return "action_grant_consent"
+
+    async def run(self, dispatcher, tracker, domain):
+        await _set_consent(tracker, opt_in=True)
+        dispatcher.utter_message(
+            text="Done — I'll let you know here when something new matches your interests. "
+                 "Say \"unsubscribe\" whenever you want me to stop.")
+        return [SlotSet("consent_pending", False)]
+
+
+class ActionDeclineConsent(Action):
+    def name(self) -> str:
+        return "action_decline_consent"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(
+            text="No problem — I won't send you notifications. I'll still use your interests "
+                 "when you ask me for recommendations.")
+        return [SlotSet("consent_pending", False)]
+
+
+class ActionUnsubscribe(Action):
+    def name(self) -> str:
+        return "action_unsubscribe"
+
+    async def run(self, dispatcher, tracker, domain):
+        await _set_consent(tracker, opt_in=False)
+        dispatcher.utter_message(
+            text="You're unsubscribed: we won't send you any more notifications, on any channel. "
+                 "You can still chat with me here whenever you like.")
+        return [SlotSet("consent_pending", False)]

@@ -1,0 +1,122 @@
+"""Ticket status for the customer who owns the ticket — a reference alone is not enough.
+
+A verified chat sees its own tickets. An unverified chat proves ownership with the ticket
+reference and the email of the customer who opened it (like order number + email).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.store import in_store, sender_identity
+from actions.texts import day
+from actions.verification import MAX_FAILURES, EmailSlotValidation
+from crm_store.normalise import normalise_ticket_reference
+from crm_store.services import identities, tickets
+
+TICKET_REFERENCE = re.compile(r"^T-\d{1,10}$")
+
+
+class ValidateTicketStatusForm(EmailSlotValidation, FormValidationAction):
+    def name(self) -> str:
+        return "validate_ticket_status_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain):
+        if tracker.get_slot("customer_id") or tracker.get_slot("verification_blocked"):
+            return []  # a verified chat sees all its tickets
+        return ["ticket_id", "email"]
+
+    def validate_ticket_id(self, value: Any, dispatcher, tracker, domain):
+        reference = normalise_ticket_reference(str(value or ""))
+        if not TICKET_REFERENCE.match(reference):
+            dispatcher.utter_message(response="utter_ticket_id_format")
+            return {"ticket_id": None}
+        return {"ticket_id": reference}
+
+    async def get_validation_events(self, dispatcher, tracker, domain: DomainDict):
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        reference, email = tracker.get_slot("ticket_id"), tracker.get_slot("email")
+        if tracker.get_slot("customer_id") or not (reference and email):
+            return events
+        channel, external_id = sender_identity(tracker)
+        owner = await in_store(lambda s: _verify_by_ticket(s, reference, email, channel,
+                                                           external_id))
+        if owner is not None:
+            return events + [SlotSet("customer_id", str(owner)), SlotSet("verification_failures", 0)]
+        failures = int(tracker.get_slot("verification_failures") or 0) + 1
+        extra = [SlotSet("ticket_id", None), SlotSet("email", None),
+                 SlotSet("verification_failures", failures)]
+        tracker.slots["ticket_id"] = tracker.slots["email"] = None
+        if failures >= MAX_FAILURES:
+            dispatcher.utter_message(response="utter_verification_blocked")
+            extra.append(SlotSet("verification_blocked", True))
+            tracker.slots["verification_blocked"] = True
+        else:
+            dispatcher.utter_message(response="utter_ticket_not_found")
+        return events + extra
+
+
+def _verify_by_ticket(session, reference: str, email: str, channel: str,
+                      external_id: str) -> int | None:
+    ticket = tickets.status_for(session, reference=reference, email=email)
+    if ticket is None:
+        return None
+    identities.link(session, customer_id=ticket.customer_id, channel=channel,
+                    external_id=external_id, verified=True, actor="bot")
+    return ticket.customer_id
+
+
+class ActionTicketStatus(Action):
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        customer_id = tracker.get_slot("customer_id")
+        if not customer_id:
+            if not tracker.get_slot("verification_blocked"):
+                dispatcher.utter_message(response="utter_ticket_not_found")
+            return [SlotSet("ticket_id", None)]
+        wanted = tracker.get_slot("ticket_id") or next(
+            tracker.get_latest_entity_values("ticket_id"), None)
+        lines = await in_store(lambda s: _ticket_lines(s, int(customer_id), wanted))
+        if not lines:
+            dispatcher.utter_message(
+                text=("I can't find that ticket among yours." if wanted
+                      else "You have no open complaints or requests with us right now."))
+        else:
+            dispatcher.utter_message(text="\n".join(lines))
+        return [SlotSet("ticket_id", None)]
+
+
+def _ticket_lines(session, customer_id: int, wanted: str | None) -> list[str]:
+    if wanted:
+        ticket = tickets.status_for(session, reference=normalise_ticket_reference(str(wanted)),
+                                    customer_id=customer_id)
+        found = [ticket] if ticket else []
+    else:
+        found = tickets.for_customer(session, customer_id=customer_id)[:5]
+    return [_describe(session, t) for t in found]
+
+
+def _describe(session, ticket) -> str:
+    assignee = "not yet assigned"
+    if ticket.assignee_id:
+        from crm_store.services import staff
+
+        person = staff.get(session, user_id=ticket.assignee_id)
+        assignee = f"handled by {person.name or person.email.split('@')[0]}"
+    text = (f"{ticket.reference} “{ticket.subject}”: {ticket.status.value}, {assignee}, "
+            f"last updated {day(ticket.updated_at)}.")
+    if ticket.resolution:
+        text += f" Resolution: {ticket.resolution}"
+    elif ticket.status.value in ("open", "pending"):
+        text += f" We'll answer by {day(ticket.sla_due_at)}."
+    return text

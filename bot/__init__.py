@@ -1,0 +1,1 @@
+"""The gateway: owns every customer channel and forwards messages to Rasa."""

@@ -1,0 +1,98 @@
+"""The gateway's ASGI application (`uvicorn bot.app:create_app --factory`).
+
+One process owns every customer channel: the web widget (websocket), Telegram (polling or
+webhook) and the REST channel. They share one `Gateway` (bot/gateway.py): the conversation
+log in crm_store, bot/human mode, Rasa, and outbound delivery. Other parts of Kefu running in
+this app (the agent console) use `app.state.gateway.deliver(...)` and subscribe to
+`app.state.staff_bus`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bot.channels import rest, telegram, web
+from bot.gateway import Gateway
+from bot.outbound import Dispatcher
+from bot.rasa_client import RasaClient
+from bot.routes import dashboard, health, staff_console
+from bot.routes import campaigns, segments  # the marketing console
+from bot.staff_bus import InProcessStaffBus
+from crm_store import db, migrate
+from kefu.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+# Requests with larger bodies are refused before they are read (webhooks, REST).
+MAX_BODY_BYTES = 1_000_000
+
+
+def _schema_up_to_date() -> None:
+    # The gateway writes every message to the store, so it cannot run on an old schema. On one
+    # machine it brings the schema up itself; with several replicas run `kefu db upgrade`
+    # before starting them (the upgrade is then a no-op here).
+    if not migrate.is_up_to_date():
+        logger.warning("customer store schema is behind; upgrading to %s",
+                       migrate.head_revision())
+        migrate.upgrade()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # The settings given to the factory decide which store the gateway writes to.
+        if db.database_url() != db.normalise_url(settings.resolved_database_url):
+            db.configure(settings.resolved_database_url)
+        await asyncio.to_thread(_schema_up_to_date)
+        app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        bus = app.state.staff_bus = InProcessStaffBus()
+        dispatcher = app.state.dispatcher = Dispatcher(
+            bus, max_attempts=settings.outbound_max_attempts,
+            sweep_interval=settings.outbound_sweep_interval)
+        gateway = app.state.gateway = Gateway(app.state.rasa, dispatcher, bus)
+        app.state.web_connections = web.WebConnections()
+        dispatcher.register(web.WebSender(app.state.web_connections))
+        dispatcher.register(rest.RestSender())
+        app.state.telegram = None
+        if settings.telegram_token:
+            app.state.telegram = telegram.TelegramChannel(settings, gateway)
+            dispatcher.register(app.state.telegram.sender)
+            await app.state.telegram.start()
+        else:
+            logger.info("Telegram channel off (no KEFU_TELEGRAM_TOKEN)")
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            if app.state.telegram is not None:
+                await app.state.telegram.stop()
+            await dispatcher.stop()
+            await app.state.rasa.aclose()
+
+    app = FastAPI(title="Kefu gateway", lifespan=lifespan)
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"},
+                                status_code=413)
+        return await call_next(request)
+
+    app.include_router(health.router)
+    app.include_router(rest.router)
+    app.include_router(telegram.router)
+    app.include_router(web.router)
+    staff_console.install(app)  # staff sign-in, the agent console and its API
+    dashboard.install(app)  # KPIs as charts, their CSV, the not-understood inbox
+    app.include_router(segments.router)  # /api/segments
+    app.include_router(campaigns.router)  # /marketing, /api/campaigns
+    return app

@@ -1,0 +1,339 @@
+"""The Telegram channel: python-telegram-bot 22 inside the gateway's event loop.
+
+Long polling by default; webhook mode when KEFU_TELEGRAM_WEBHOOK_URL is set (Telegram posts
+to /webhooks/telegram and must present KEFU_TELEGRAM_WEBHOOK_SECRET in the
+X-Telegram-Bot-Api-Secret-Token header; anything else gets 403). The Bot API server comes
+from KEFU_TELEGRAM_API_URL, so a local server can stand in for api.telegram.org. Without
+KEFU_TELEGRAM_TOKEN the channel is off.
+
+Every update is stored once (its update id is the message's dedupe key) before it is
+answered. Replies go through the gateway's outbound dispatcher and `TelegramSender`, which
+keeps Telegram's limits (about 1 message a second per chat, 30 overall) and turns Telegram's
+errors into retry (429 with its retry_after, 5xx, network) or failure (blocked, bad request).
+Buttons become inline keyboards whose callback data points at the stored message
+("b:<message id>:<button index>"), so payloads of any length survive Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, MessageLimit
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import store
+from bot.gateway import Gateway, Inbound
+from bot.messages import ChatMessage
+from bot.outbound import Outcome
+from bot.store import ConversationRef
+from kefu.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = ("start", "help", "human", "stop", "link")
+MAX_UPDATE_BYTES = 1_000_000
+_CALLBACK = re.compile(r"^b:(\d{1,18}):(\d{1,2})$")
+SENDER_LABEL = {"agent": "Team member"}
+
+
+class RateLimiter:
+    """Spaces sends: at most `per_chat` a second to one chat and `overall` a second in all."""
+
+    def __init__(self, per_chat: float, overall: float) -> None:
+        self._chat_gap = 1.0 / per_chat
+        self._global_gap = 1.0 / overall
+        self._chat_next: dict[int, float] = {}
+        self._global_next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self, chat_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            now = loop.time()
+            slot = max(now, self._chat_next.get(chat_id, 0.0), self._global_next)
+            self._global_next = slot + self._global_gap
+            self._chat_next[chat_id] = slot + self._chat_gap
+            if len(self._chat_next) > 10_000:  # forget chats that are long quiet
+                self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def render(message: ChatMessage) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """Telegram text chunks (4096 characters each) and the keyboard for the last one."""
+    text = message.content.plain_text() or " "
+    label = SENDER_LABEL.get(message.sender)
+    if label:
+        text = f"{label}:\n{text}"
+    limit = MessageLimit.MAX_TEXT_LENGTH
+    chunks = [text[i:i + limit] for i in range(0, len(text), limit)]
+    keyboard = None
+    buttons = message.content.buttons
+    if buttons:
+        rows = [[InlineKeyboardButton(b.title, callback_data=f"b:{message.id}:{i}")
+                 for i, b in list(enumerate(buttons))[start:start + 2]]
+                for start in range(0, len(buttons), 2)]
+        keyboard = InlineKeyboardMarkup(rows)
+    return chunks, keyboard
+
+
+class TelegramSender:
+    channel = CHANNEL
+
+    def __init__(self, application: Application, limiter: RateLimiter) -> None:
+        self.application = application
+        self.limiter = limiter
+
+    async def send(self, conversation: ConversationRef, message: ChatMessage) -> Outcome:
+        try:
+            chat_id = int(conversation.external_id)
+        except ValueError:
+            return Outcome.failed(f"not a Telegram chat id: {conversation.external_id!r}")
+        chunks, keyboard = render(message)
+        try:
+            for index, chunk in enumerate(chunks):
+                await self.limiter.wait(chat_id)
+                await self.application.bot.send_message(
+                    chat_id=chat_id, text=chunk,
+                    reply_markup=keyboard if index == len(chunks) - 1 else None)
+        except RetryAfter as exc:
+            return Outcome.retry(f"429 flood control: {exc}", after=retry_after_seconds(exc))
+        except (BadRequest, ChatMigrated) as exc:  # BadRequest is a NetworkError: check first
+            return Outcome.failed(f"refused by Telegram: {exc}")
+        except Forbidden as exc:
+            return Outcome.failed(f"the customer blocked the bot: {exc}")
+        except NetworkError as exc:  # 5xx, timeouts, connection errors
+            return Outcome.retry(f"network/server error: {exc}")
+        except TelegramError as exc:
+            return Outcome.retry(f"Telegram error: {exc}")
+        return Outcome.delivered()
+
+
+class TelegramChannel:
+    def __init__(self, settings: Settings, gateway: Gateway) -> None:
+        if not settings.telegram_token:
+            raise ValueError("the Telegram channel needs KEFU_TELEGRAM_TOKEN")
+        self.settings = settings
+        self.gateway = gateway
+        self.webhook_mode = bool(settings.telegram_webhook_url)
+        if self.webhook_mode and not settings.telegram_webhook_secret:
+            raise ValueError("KEFU_TELEGRAM_WEBHOOK_URL needs KEFU_TELEGRAM_WEBHOOK_SECRET: "
+                             "without it anyone could post fake updates")
+        self.bot_id = settings.telegram_token.split(":", 1)[0]
+        api = settings.telegram_api_url.rstrip("/")
+        builder = (ApplicationBuilder().token(settings.telegram_token)
+                   .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+                   # Updates of different chats are handled side by side; the gateway keeps
+                   # one chat's messages in order.
+                   .concurrent_updates(64))
+        if self.webhook_mode:
+            builder = builder.updater(None)
+        self.application: Application = builder.build()
+        self.sender = TelegramSender(self.application,
+                                     RateLimiter(settings.telegram_chat_rate,
+                                                 settings.telegram_global_rate))
+        self._add_handlers()
+        self._runner: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connects in the background: Telegram being unreachable must not stop the web chat."""
+        self._runner = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                if not self.application._initialized:  # noqa: SLF001 (no public flag)
+                    await self.application.initialize()
+                if not self.application.running:
+                    await self.application.start()
+                if self.webhook_mode:
+                    await self.application.bot.set_webhook(
+                        url=self.settings.telegram_webhook_url,
+                        secret_token=self.settings.telegram_webhook_secret,
+                        allowed_updates=ALLOWED_UPDATES)
+                else:
+                    await self.application.updater.start_polling(
+                        allowed_updates=ALLOWED_UPDATES, timeout=timedelta(seconds=10),
+                        error_callback=self._polling_error)
+                logger.info("Telegram channel up (%s, bot id %s, %s)",
+                            "webhook" if self.webhook_mode else "long polling", self.bot_id,
+                            self.settings.telegram_api_url)
+                self.ready.set()
+                return
+            except asyncio.CancelledError:
+                raise
+            except (TelegramError, OSError) as exc:
+                logger.warning("Telegram not reachable (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(60.0, delay * 2)
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        logger.warning("Telegram polling: %s", exc)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        try:
+            if self.application.updater is not None and self.application.updater.running:
+                await self.application.updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            if self.application._initialized:  # noqa: SLF001
+                await self.application.shutdown()
+        except (TelegramError, OSError, RuntimeError) as exc:
+            logger.warning("stopping the Telegram channel: %s", exc)
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    def _add_handlers(self) -> None:
+        app = self.application
+        for command in COMMANDS:
+            app.add_handler(CommandHandler(command, self.on_text))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self.on_text))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT,
+                                       self.on_unsupported))
+        app.add_error_handler(self.on_error)
+
+    def _dedupe_key(self, update: Update) -> str:
+        return f"telegram:{self.bot_id}:update:{update.update_id}"
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        inbound = Inbound(CHANNEL, str(chat.id), message.text,
+                          dedupe_key=self._dedupe_key(update),
+                          metadata={"telegram_language": getattr(update.effective_user,
+                                                                 "language_code", None)})
+
+        async def stored(conversation: ConversationRef, _message: ChatMessage) -> None:
+            if not conversation.human:
+                await self._typing(chat.id)
+
+        await self.gateway.handle(inbound, on_stored=stored)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or chat is None:
+            return
+        match = _CALLBACK.match(query.data or "")
+        conversation = await store.run(store.find_conversation(CHANNEL, str(chat.id)))
+        button = None
+        if match and conversation is not None:
+            button = await store.run(store.button(int(match.group(1)), int(match.group(2)),
+                                                  conversation.id))
+        if button is None:
+            await self._answer(query, "This button is no longer available.")
+            return
+        inbound = Inbound(CHANNEL, str(chat.id), button.title, rasa_text=button.payload,
+                          dedupe_key=self._dedupe_key(update))
+
+        async def stored(conversation: ConversationRef, _message: ChatMessage) -> None:
+            # Answered once, after the press is safely stored; the keyboard goes away so the
+            # same choice is not sent twice.
+            await self._answer(query)
+            try:
+                await query.edit_message_reply_markup(reply_markup=None)
+            except TelegramError as exc:
+                logger.debug("could not remove the keyboard: %s", exc)
+            if not conversation.human:
+                await self._typing(chat.id)
+
+        await self.gateway.handle(inbound, on_stored=stored)
+
+    async def on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        conversation = await store.run(store.start_conversation(CHANNEL, str(chat.id)))
+        await self.gateway.deliver(conversation_id=conversation.id, sender="system",
+                                   text="Sorry, I can only read text messages. Please type "
+                                        "your question.")
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logger.error("Telegram update %s failed", getattr(update, "update_id", "?"),
+                     exc_info=context.error)
+
+    async def _answer(self, query: Any, text: str | None = None) -> None:
+        try:
+            await query.answer(text)
+        except TelegramError as exc:
+            logger.debug("answerCallbackQuery failed: %s", exc)
+
+    async def _typing(self, chat_id: int) -> None:
+        try:
+            await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as exc:  # a nicety; never worth failing the message for
+            logger.debug("sendChatAction failed: %s", exc)
+
+    # --- webhook -------------------------------------------------------------------------------
+
+    async def receive_webhook(self, request: Request) -> dict[str, bool]:
+        secret = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(secret.encode(),
+                                   (self.settings.telegram_webhook_secret or "").encode()):
+            raise HTTPException(403, "missing or wrong secret token")
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            raise HTTPException(413, "update too large")
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise HTTPException(400, f"not JSON: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise HTTPException(422, "an update needs an integer update_id")
+        update = Update.de_json(data, self.application.bot)
+        await self.application.update_queue.put(update)
+        return {"ok": True}
+
+
+router = APIRouter(tags=["telegram"])
+
+
+@router.post(WEBHOOK_PATH, include_in_schema=False)
+async def telegram_webhook(request: Request) -> dict[str, bool]:
+    channel: TelegramChannel | None = getattr(request.app.state, "telegram", None)
+    if channel is None or not channel.webhook_mode:
+        raise HTTPException(404, "the Telegram webhook is not enabled")
+    return await channel.receive_webhook(request)

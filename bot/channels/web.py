@@ -1,0 +1,387 @@
+"""The web channel: the demo shop page, the embeddable widget, and its websocket.
+
+Any shop page embeds the chat with `<script src="https://<gateway>/widget.js" defer></script>`
+(optionally `data-email` and `data-token` for a signed identity, see bot/shop_identity.py).
+
+Websocket protocol (`/ws/chat`, JSON text frames):
+  client -> server
+    {"type": "hello", "session": "<id or null>", "email"?: "...", "token"?: "..."}  (first)
+    {"type": "message", "client_id": "<unique per message>", "text": "...", "payload"?: "..."}
+    {"type": "ack", "ids": [<server message ids the widget has shown>]}
+    {"type": "ping"}
+  server -> client
+    {"type": "welcome", "session": "...", "verified": bool,
+     "identity": "verified|invalid|disabled|none",
+     "history": [message, ...], "quick_replies": [{"title", "payload"}]}
+    {"type": "ack", "client_id": "...", "id": <stored id>, "duplicate": bool}
+    {"type": "typing", "on": bool}
+    {"type": "message", "id", "sender": "customer|bot|agent|system", "text", "at",
+     "buttons"?, "products"?, "image"?, "client_id"?}
+    {"type": "error", "reason": "..."}    {"type": "pong"}
+
+The session id (kept in the browser's localStorage) is the conversation's external id. The
+widget resends a message until it is acknowledged; the server processes each client id once.
+Messages sent while the widget was away are in the history it gets on (re)connect; the
+widget acknowledges what it showed and those messages are marked delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from collections import defaultdict, deque
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import shop_identity, store
+from bot.gateway import Gateway, Inbound
+from bot.messages import ChatMessage
+from bot.outbound import Outcome
+from bot.store import ConversationRef
+from crm_store.services import products as product_service
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "web"
+BOT_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = BOT_DIR / "static"
+templates = Jinja2Templates(directory=str(BOT_DIR / "templates"))
+
+SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_FRAME_BYTES = 16_384
+MAX_TEXT_CHARS = 2_000
+HISTORY_LIMIT = 100
+HELLO_TIMEOUT = 15.0
+# Per connection: more than this many messages in the window is someone scripting the widget.
+RATE_WINDOW = 10.0
+RATE_MAX = 20
+
+QUICK_REPLIES = [
+    {"title": "Track my order", "payload": "/track_order"},
+    {"title": "Returns & refunds", "payload": "/return_item"},
+    {"title": "Product advice", "payload": "/recommend_product"},
+    {"title": "Talk to a person", "payload": "/human_handoff"},
+]
+
+router = APIRouter(tags=["web"])
+
+
+# --- the shop page and its catalog -----------------------------------------------------------
+
+class ShopProduct(BaseModel):
+    """Catalog data only: what any visitor of the shop may see."""
+
+    sku: str
+    name: str
+    category: str
+    price: Decimal
+    description: str
+    in_stock: bool
+
+
+def _catalog(category: str | None) -> tuple[list[ShopProduct], list[str]]:
+    from crm_store.db import session_scope
+
+    with session_scope() as session:
+        items = [ShopProduct(sku=p.sku, name=p.name, category=p.category, price=p.price,
+                             description=p.description, in_stock=p.in_stock)
+                 for p in product_service.list_products(session, category=category)]
+        return items, product_service.categories(session)
+
+
+@router.get("/api/shop/products", response_model=list[ShopProduct])
+async def shop_products(
+    category: Annotated[str | None, Query(max_length=120)] = None,
+) -> list[ShopProduct]:
+    items, _ = await asyncio.to_thread(_catalog, category)
+    return items
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def shop_page(request: Request,
+                    category: Annotated[str | None, Query(max_length=120)] = None):
+    try:
+        items, categories = await asyncio.to_thread(_catalog, category)
+    except SQLAlchemyError:
+        logger.exception("the shop page could not read the catalog")
+        return HTMLResponse("<h1>The shop is not ready</h1><p>The catalog cannot be read "
+                            "right now (has <code>kefu prepare</code> run?).</p>",
+                            status_code=503)
+    return templates.TemplateResponse(request, "shop.html", {
+        "products": items, "categories": categories, "current": category,
+    })
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget_js() -> FileResponse:
+    return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/widget.css", include_in_schema=False)
+async def widget_css() -> FileResponse:
+    return FileResponse(STATIC_DIR / "widget.css", media_type="text/css",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/static/shop.css", include_in_schema=False)
+async def shop_css() -> FileResponse:
+    return FileResponse(STATIC_DIR / "shop.css", media_type="text/css")
+
+
+# --- live connections ---------------------------------------------------------------------------
+
+class Connection:
+    """One open widget. Sends are serialised: the dispatcher and the receive loop both send."""
+
+    def __init__(self, websocket: WebSocket, session: str) -> None:
+        self.websocket = websocket
+        self.session = session
+        self._lock = asyncio.Lock()
+        self._recent: deque[float] = deque()
+
+    async def send(self, data: dict[str, Any]) -> bool:
+        async with self._lock:
+            try:
+                await self.websocket.send_text(json.dumps(data))
+                return True
+            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                logger.debug("web session %s: send failed: %r", self.session, exc)
+                return False
+
+    def over_rate(self) -> bool:
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] > RATE_WINDOW:
+            self._recent.popleft()
+        self._recent.append(now)
+        return len(self._recent) > RATE_MAX
+
+
+class WebConnections:
+    """Open widgets per session (a customer may have the shop open in two tabs)."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[str, set[Connection]] = defaultdict(set)
+
+    def add(self, connection: Connection) -> None:
+        self._by_session[connection.session].add(connection)
+
+    def remove(self, connection: Connection) -> None:
+        connections = self._by_session.get(connection.session)
+        if connections is not None:
+            connections.discard(connection)
+            if not connections:
+                del self._by_session[connection.session]
+
+    def get(self, session: str) -> list[Connection]:
+        return list(self._by_session.get(session, ()))
+
+    async def broadcast(self, session: str, data: dict[str, Any]) -> int:
+        results = await asyncio.gather(*(c.send(data) for c in self.get(session)))
+        return sum(results)
+
+
+class WebSender:
+    channel = CHANNEL
+
+    def __init__(self, connections: WebConnections) -> None:
+        self.connections = connections
+
+    async def send(self, conversation: ConversationRef, message: ChatMessage) -> Outcome:
+        if await self.connections.broadcast(conversation.external_id,
+                                            {"type": "message", **message.to_json()}):
+            # Delivered once the widget acknowledges it.
+            return Outcome.sent()
+        return Outcome.deferred("no open chat; sent with the history when the customer returns")
+
+
+# --- the websocket ------------------------------------------------------------------------------
+
+class Hello(BaseModel):
+    type: str
+    session: str | None = None
+    email: Annotated[str | None, Field(max_length=320)] = None
+    token: Annotated[str | None, Field(max_length=128)] = None
+
+
+class ClientMessage(BaseModel):
+    type: str
+    client_id: Annotated[str, Field(pattern=CLIENT_ID_RE.pattern)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    payload: Annotated[str | None, Field(max_length=500)] = None
+
+
+class Ack(BaseModel):
+    type: str
+    ids: Annotated[list[int], Field(max_length=500)]
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    app = websocket.app
+    gateway: Gateway = app.state.gateway
+    connections: WebConnections = app.state.web_connections
+    try:
+        hello = await _receive_hello(websocket)
+    except (asyncio.TimeoutError, WebSocketDisconnect):
+        return
+    if hello is None:
+        return
+    session = hello.session if hello.session and SESSION_RE.match(hello.session) else \
+        secrets.token_urlsafe(18)
+    identity = await _apply_identity(app.state.settings.shop_secret, session, hello)
+    conversation = await store.run(store.find_conversation(CHANNEL, session))
+    history = (await store.run(store.history(conversation.id, HISTORY_LIMIT))
+               if conversation else [])
+    _, verified = await store.run(store.identity_customer(CHANNEL, session))
+    connection = Connection(websocket, session)
+    connections.add(connection)
+    try:
+        await connection.send({
+            "type": "welcome", "session": session, "verified": verified, "identity": identity,
+            "history": [m.to_json() for m in history],
+            "quick_replies": [] if history else QUICK_REPLIES,
+        })
+        await _receive_loop(connection, gateway)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        connections.remove(connection)
+
+
+async def _receive_hello(websocket: WebSocket) -> Hello | None:
+    raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+    try:
+        hello = Hello.model_validate_json(raw) if len(raw) <= MAX_FRAME_BYTES else None
+    except ValidationError as exc:
+        await _refuse(websocket, f"bad hello: {_reason(exc)}")
+        return None
+    if hello is None or hello.type != "hello":
+        await _refuse(websocket, "the first frame must be {\"type\": \"hello\", ...}")
+        return None
+    return hello
+
+
+async def _apply_identity(secret: str | None, session: str, hello: Hello) -> str:
+    if not (hello.email and hello.token):
+        return "none"
+    if not secret:
+        logger.info("web session %s sent an identity token but KEFU_SHOP_SECRET is unset", session)
+        return "disabled"
+    email = shop_identity.verify(secret, hello.email, hello.token)
+    if email is None:
+        logger.info("web session %s: identity token refused", session)
+        return "invalid"
+    customer_id = await store.run(store.link_verified_email(CHANNEL, session, email))
+    logger.info("web session %s verified by the shop as customer %s", session, customer_id)
+    return "verified"
+
+
+async def _receive_loop(connection: Connection, gateway: Gateway) -> None:
+    websocket = connection.websocket
+    while True:
+        raw = await websocket.receive_text()
+        if len(raw.encode()) > MAX_FRAME_BYTES:
+            await connection.send({"type": "error", "reason": "message too large"})
+            continue
+        try:
+            frame = json.loads(raw)
+            kind = frame.get("type") if isinstance(frame, dict) else None
+        except ValueError:
+            kind = None
+        if kind == "message":
+            await _on_message(connection, gateway, raw)
+        elif kind == "ack":
+            await _on_ack(connection, raw)
+        elif kind == "ping":
+            await connection.send({"type": "pong"})
+        else:
+            await connection.send({"type": "error", "reason": "unknown frame type"})
+
+
+async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> None:
+    try:
+        frame = ClientMessage.model_validate_json(raw)
+    except ValidationError as exc:
+        await connection.send({"type": "error", "reason": _reason(exc)})
+        return
+    if not frame.text.strip():
+        await connection.send({"type": "error", "client_id": frame.client_id,
+                               "reason": "the message is empty"})
+        return
+    if connection.over_rate():
+        await connection.send({"type": "error", "client_id": frame.client_id,
+                               "reason": "too many messages; please wait a moment"})
+        return
+    session = connection.session
+    typing = False
+
+    async def stored(conversation: ConversationRef, message: ChatMessage) -> None:
+        nonlocal typing
+        await connection.send({"type": "ack", "client_id": frame.client_id, "id": message.id,
+                               "duplicate": False})
+        # Other tabs of the same chat show the customer's message too.
+        for other in _other_tabs(connection):
+            await other.send({"type": "message", **message.to_json()})
+        if not conversation.human:
+            typing = True
+            await connection.send({"type": "typing", "on": True})
+
+    inbound = Inbound(CHANNEL, session, frame.text.strip(),
+                      dedupe_key=f"web:{session}:{frame.client_id}", rasa_text=frame.payload,
+                      extra={"client_id": frame.client_id})
+    try:
+        handled = await gateway.handle(inbound, on_stored=stored)
+    except Exception:
+        # If it was not stored it was not acknowledged either: the widget keeps it in its
+        # outbox and sends it again after its next reconnect.
+        logger.exception("web session %s: message %s failed", session, frame.client_id)
+        await connection.send({"type": "error",
+                               "reason": "Sorry, something went wrong on our side. Please "
+                                         "try again in a moment."})
+        return
+    finally:
+        if typing:
+            await connection.send({"type": "typing", "on": False})
+    if handled.duplicate:
+        await connection.send({"type": "ack", "client_id": frame.client_id, "id": None,
+                               "duplicate": True})
+
+
+def _other_tabs(connection: Connection) -> list[Connection]:
+    registry: WebConnections = connection.websocket.app.state.web_connections
+    return [c for c in registry.get(connection.session) if c is not connection]
+
+
+async def _on_ack(connection: Connection, raw: str) -> None:
+    try:
+        frame = Ack.model_validate_json(raw)
+    except ValidationError as exc:
+        await connection.send({"type": "error", "reason": _reason(exc)})
+        return
+    conversation = await store.run(store.find_conversation(CHANNEL, connection.session))
+    if conversation is not None and frame.ids:
+        await store.run(store.mark_delivered(conversation.id, frame.ids))
+
+
+async def _refuse(websocket: WebSocket, reason: str) -> None:
+    await websocket.send_text(json.dumps({"type": "error", "reason": reason}))
+    await websocket.close(code=1008, reason=reason[:120])
+
+
+def _reason(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'frame'}: {e['msg']}"
+                     for e in exc.errors())

@@ -1,0 +1,435 @@
+"""The agent console's units of work on crm_store: one short session each, run in a thread by
+`bot.store.run`, returning the API's pydantic models (bot/schemas.py) so no ORM object leaves
+the unit of work.
+
+Who may act on a conversation is decided here, next to the data: an agent replies to, resolves
+and transfers only a conversation they hold (claimed); an admin may act on any claimed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.messages import Content
+from bot.store import ConversationRef, conversation_ref
+from crm_store.errors import InvalidInput, NotAllowed, NotFound
+from crm_store.models import (
+    Conversation,
+    Customer,
+    Direction,
+    Handoff,
+    HandoffStatus,
+    Message,
+    StaffRole,
+    StaffUser,
+    Ticket,
+    TicketPriority,
+    utcnow,
+)
+from crm_store.services import (
+    audit,
+    conversations,
+    handoffs,
+    identities,
+    interests,
+    notes,
+    orders,
+    tickets,
+)
+from bot.schemas import (
+    ButtonPublic,
+    ConversationPublic,
+    ConversationRefPublic,
+    CustomerPublic,
+    HandoffPublic,
+    IdentityPublic,
+    InterestPublic,
+    MessagePublic,
+    NotePublic,
+    OrderItemPublic,
+    OrderPublic,
+    ProductPublic,
+    StaffPublic,
+    StaffRef,
+    TicketPublic,
+)
+
+QUEUED = (HandoffStatus.REQUESTED, HandoffStatus.WAITING)
+STATES: dict[str, tuple[HandoffStatus, ...]] = {
+    "waiting": QUEUED,
+    "claimed": (HandoffStatus.CLAIMED,),
+    "resolved": (HandoffStatus.RESOLVED,),
+}
+PRIORITY_RANK = {TicketPriority.LOW: 0, TicketPriority.NORMAL: 1, TicketPriority.HIGH: 2,
+                 TicketPriority.URGENT: 3}
+SERVICE_ROLES = (StaffRole.AGENT, StaffRole.ADMIN)
+TRANSCRIPT_LIMIT = 500
+
+
+class Actor:
+    """Who is acting, as the units of work need it (no request objects in threads)."""
+
+    def __init__(self, staff_id: int, role: str) -> None:
+        self.id = staff_id
+        self.admin = role == StaffRole.ADMIN.value
+        self.name = f"staff:{staff_id}"
+
+
+# --- small views ---------------------------------------------------------------------------------
+
+def _customer_name(customer: Customer | None, channel: str | None = None) -> str:
+    if customer is None:
+        return "Unknown customer"
+    if customer.erased_at is not None:
+        return "Erased customer"
+    if customer.name:
+        return customer.name
+    if customer.email:
+        return customer.email
+    return f"Anonymous {channel} customer" if channel else "Anonymous customer"
+
+
+def _staff_ref(session: Session, staff_id: int | None) -> StaffRef | None:
+    if staff_id is None:
+        return None
+    user = session.get(StaffUser, staff_id)
+    if user is None:
+        return None
+    return StaffRef(id=user.id, name=user.name or user.email.split("@")[0])
+
+
+def _reason_priority(reason: str | None) -> TicketPriority:
+    """How urgent a handoff is from why it happened (action_handoff's reasons)."""
+    text = (reason or "").lower()
+    if "complaint" in text or "urgent" in text or "angry" in text:
+        return TicketPriority.URGENT
+    if "verif" in text or "did not understand" in text:
+        return TicketPriority.HIGH
+    return TicketPriority.NORMAL
+
+
+def _handoff_priority(session: Session, handoff: Handoff, customer_id: int | None
+                      ) -> TicketPriority:
+    """The reason's urgency, raised to that of the customer's most urgent open ticket."""
+    best = _reason_priority(handoff.reason)
+    if customer_id is not None:
+        for ticket in tickets.for_customer(session, customer_id=customer_id, active_only=True):
+            if PRIORITY_RANK[ticket.priority] > PRIORITY_RANK[best]:
+                best = ticket.priority
+    return best
+
+
+def _state(handoff: Handoff) -> str:
+    if handoff.status in QUEUED:
+        return "waiting"
+    return handoff.status.value
+
+
+def handoff_public(session: Session, handoff: Handoff, now: datetime | None = None
+                   ) -> HandoffPublic:
+    now = now or utcnow()
+    conversation = session.get(Conversation, handoff.conversation_id)
+    customer = session.get(Customer, conversation.customer_id) \
+        if conversation.customer_id is not None else None
+    until = handoff.claimed_at or handoff.resolved_at or now
+    last = session.scalar(select(Message.text)
+                          .where(Message.conversation_id == conversation.id,
+                                 Message.direction == Direction.INBOUND)
+                          .order_by(Message.id.desc()).limit(1))
+    return HandoffPublic(
+        id=handoff.id, conversation_id=conversation.id, customer_id=conversation.customer_id,
+        customer_name=_customer_name(customer, conversation.channel),
+        channel=conversation.channel, status=_state(handoff), reason=handoff.reason,
+        created_at=handoff.requested_at,
+        priority=_handoff_priority(session, handoff, conversation.customer_id).value,
+        waiting_seconds=max(0, int((until - handoff.requested_at).total_seconds())),
+        claimed_by=_staff_ref(session, handoff.claimed_by_id), claimed_at=handoff.claimed_at,
+        resolved_at=handoff.resolved_at,
+        last_message=(last[:140] + "…") if last and len(last) > 140 else last,
+    )
+
+
+def message_public(message: Message) -> MessagePublic:
+    content = Content.from_stored(message.text, message.payload)
+    return MessagePublic(
+        id=message.id, direction=message.direction.value, sender=message.sender_kind.value,
+        text="" if content.summary else content.text,
+        buttons=[ButtonPublic(**b.to_json()) for b in content.buttons],
+        products=[ProductPublic(**p.to_json()) for p in content.products],
+        image=content.image, at=message.created_at,
+        status=message.delivery_status.value if message.delivery_status else None,
+        staff_id=message.staff_id, intent=message.intent, confidence=message.confidence,
+    )
+
+
+def ticket_public(session: Session, ticket: Ticket, now: datetime | None = None) -> TicketPublic:
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    return TicketPublic(
+        id=ticket.id, reference=ticket.reference, customer_id=ticket.customer_id,
+        customer_name=_customer_name(customer) if customer else None,
+        conversation_id=ticket.conversation_id, kind=ticket.kind.value,
+        category=ticket.category.value, priority=ticket.priority.value,
+        status=ticket.status.value, subject=ticket.subject, description=ticket.description,
+        channel=ticket.channel, sla_due_at=ticket.sla_due_at,
+        sla_breached=tickets.breached_sla(ticket, now),
+        assignee=_staff_ref(session, ticket.assignee_id), resolution=ticket.resolution,
+        satisfaction=ticket.satisfaction, created_at=ticket.created_at,
+        updated_at=ticket.updated_at, resolved_at=ticket.resolved_at,
+    )
+
+
+def _require_handoff(session: Session, handoff_id: int) -> Handoff:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise NotFound(f"no handoff {handoff_id}")
+    return handoff
+
+
+def _require_conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = conversations.get(session, conversation_id=conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    return conversation
+
+
+def _check_holder(handoff: Handoff, actor: Actor) -> None:
+    if handoff.status in QUEUED:
+        raise NotAllowed("claim the conversation first")
+    if handoff.status != HandoffStatus.CLAIMED:
+        raise NotAllowed(f"the handoff is already {handoff.status.value}")
+    if handoff.claimed_by_id != actor.id and not actor.admin:
+        raise NotAllowed("another agent holds this conversation; ask them to transfer it")
+
+
+# --- handoffs ------------------------------------------------------------------------------------
+
+def list_handoffs(state: str, limit: int) -> Callable[[Session], list[HandoffPublic]]:
+    def work(session: Session) -> list[HandoffPublic]:
+        now = utcnow()
+        found = [handoff_public(session, h, now)
+                 for h in handoffs.with_status(session, statuses=STATES[state], limit=limit)]
+        if state == "waiting":
+            # Most urgent first; within a priority, whoever has waited longest.
+            found.sort(key=lambda h: (-PRIORITY_RANK[TicketPriority(h.priority)],
+                                      h.created_at, h.id))
+        return found
+    return work
+
+
+def get_handoff(handoff_id: int) -> Callable[[Session], HandoffPublic]:
+    return lambda session: handoff_public(session, _require_handoff(session, handoff_id))
+
+
+def claim(handoff_id: int, actor: Actor) -> Callable[[Session], tuple[HandoffPublic,
+                                                                       ConversationRef]]:
+    def work(session: Session) -> tuple[HandoffPublic, ConversationRef]:
+        _require_handoff(session, handoff_id)
+        handoff = handoffs.claim(session, handoff_id=handoff_id, staff_id=actor.id)
+        conversation = session.get(Conversation, handoff.conversation_id)
+        return handoff_public(session, handoff), conversation_ref(conversation)
+    return work
+
+
+def resolve(handoff_id: int, actor: Actor, note: str | None
+            ) -> Callable[[Session], tuple[HandoffPublic, ConversationRef]]:
+    def work(session: Session) -> tuple[HandoffPublic, ConversationRef]:
+        handoff = _require_handoff(session, handoff_id)
+        _check_holder(handoff, actor)
+        handoffs.resolve(session, handoff_id=handoff_id, staff_id=actor.id,
+                         note=(note or "").strip() or None)
+        conversation = session.get(Conversation, handoff.conversation_id)
+        return handoff_public(session, handoff), conversation_ref(conversation)
+    return work
+
+
+def transfer(handoff_id: int, actor: Actor, to_staff_id: int
+             ) -> Callable[[Session], HandoffPublic]:
+    def work(session: Session) -> HandoffPublic:
+        handoff = _require_handoff(session, handoff_id)
+        _check_holder(handoff, actor)
+        target = session.get(StaffUser, to_staff_id)
+        if target is None or not target.active or target.role not in SERVICE_ROLES:
+            raise InvalidInput(f"staff_id {to_staff_id} is not an active agent or admin")
+        if target.id == handoff.claimed_by_id:
+            raise InvalidInput("that agent already holds the conversation")
+        handoffs.transfer(session, handoff_id=handoff_id, to_staff_id=target.id,
+                          actor_staff_id=actor.id)
+        return handoff_public(session, handoff)
+    return work
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+def conversation_public(conversation_id: int, actor: Actor, limit: int = TRANSCRIPT_LIMIT
+                        ) -> Callable[[Session], ConversationPublic]:
+    def work(session: Session) -> ConversationPublic:
+        conversation = _require_conversation(session, conversation_id)
+        handoff = handoffs.active_for(session, conversation_id=conversation_id) or session.scalar(
+            select(Handoff).where(Handoff.conversation_id == conversation_id)
+            .order_by(Handoff.id.desc()).limit(1))
+        messages = conversations.history(session, conversation_id=conversation_id, limit=limit)
+        # Reading a transcript is reading personal data: the log says who did.
+        audit.record(session, actor=actor.name, staff_id=actor.id, action="conversation.view",
+                     entity="conversation", entity_id=conversation_id)
+        return ConversationPublic(
+            id=conversation.id, channel=conversation.channel,
+            customer_id=conversation.customer_id, mode=conversation.mode.value,
+            started_at=conversation.started_at, last_message_at=conversation.last_message_at,
+            satisfaction=conversation.satisfaction,
+            handoff=handoff_public(session, handoff) if handoff else None,
+            messages=[message_public(m) for m in messages],
+            notes=[NotePublic(id=n.id, text=n.text, at=n.created_at,
+                              staff=_staff_ref(session, n.staff_id))
+                   for n in notes.for_conversation(session, conversation_id=conversation_id)],
+        )
+    return work
+
+
+def held_conversation(conversation_id: int, actor: Actor) -> Callable[[Session],
+                                                                       ConversationRef]:
+    """The conversation if the actor may write to the customer in it now."""
+    def work(session: Session) -> ConversationRef:
+        conversation = _require_conversation(session, conversation_id)
+        handoff = handoffs.active_for(session, conversation_id=conversation_id)
+        if handoff is None:
+            raise NotAllowed("the assistant has this conversation; a person can reply only "
+                             "after the customer asks for one and an agent claims it")
+        _check_holder(handoff, actor)
+        return conversation_ref(conversation)
+    return work
+
+
+def add_note(conversation_id: int, actor: Actor, text: str) -> Callable[[Session], NotePublic]:
+    def work(session: Session) -> NotePublic:
+        _require_conversation(session, conversation_id)
+        note = notes.add(session, conversation_id=conversation_id, staff_id=actor.id, text=text)
+        return NotePublic(id=note.id, text=note.text, at=note.created_at,
+                          staff=_staff_ref(session, actor.id))
+    return work
+
+
+def record(actor: Actor, action: str, entity: str, entity_id: int | str | None,
+           details: dict | None = None) -> Callable[[Session], None]:
+    def work(session: Session) -> None:
+        audit.record(session, actor=actor.name, staff_id=actor.id, action=action, entity=entity,
+                     entity_id=entity_id, details=details)
+    return work
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+def customer_public(customer_id: int, actor: Actor) -> Callable[[Session], CustomerPublic]:
+    def work(session: Session) -> CustomerPublic:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"no customer {customer_id}")
+        now = utcnow()
+        audit.record(session, actor=actor.name, staff_id=actor.id, action="customer.view",
+                     entity="customer", entity_id=customer_id)
+        return CustomerPublic(
+            id=customer.id, name=customer.name, email=customer.email, phone=customer.phone,
+            language=customer.language, segment=customer.segment, tags=list(customer.tags or []),
+            marketing_opt_in=customer.marketing_opt_in, created_at=customer.created_at,
+            last_seen_at=customer.last_seen_at, erased=customer.erased_at is not None,
+            identities=[IdentityPublic(channel=i.channel, verified=i.verified,
+                                       last_seen_at=i.last_seen_at)
+                        for i in identities.for_customer(session, customer_id=customer_id)],
+            interests=[InterestPublic(topic=i.topic, source=i.source.value, weight=i.weight)
+                       for i in interests.for_customer(session, customer_id=customer_id)],
+            orders=[OrderPublic(
+                id=o.id, order_number=o.order_number, status=o.status.value,
+                total=f"{o.total:.2f}", currency=o.currency, created_at=o.created_at,
+                carrier=o.carrier, tracking_number=o.tracking_number,
+                items=[OrderItemPublic(sku=line.product.sku, name=line.product.name,
+                                       quantity=line.quantity,
+                                       unit_price=f"{line.unit_price:.2f}")
+                       for line in o.lines])
+                for o in orders.for_customer(session, customer_id=customer_id, limit=50)],
+            tickets=[ticket_public(session, t, now)
+                     for t in tickets.for_customer(session, customer_id=customer_id)],
+            conversations=[ConversationRefPublic(id=c.id, channel=c.channel, mode=c.mode.value,
+                                                 last_message_at=c.last_message_at)
+                           for c in conversations.for_customer(session, customer_id=customer_id)],
+        )
+    return work
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+def list_tickets(filters: dict, limit: int, offset: int) -> Callable[[Session],
+                                                                     list[TicketPublic]]:
+    def work(session: Session) -> list[TicketPublic]:
+        now = utcnow()
+        found = tickets.search(session, now=now, limit=limit, offset=offset, **filters)
+        return [ticket_public(session, t, now) for t in found]
+    return work
+
+
+def update_ticket(ticket_id: int, actor: Actor, changes: dict
+                  ) -> Callable[[Session], tuple[TicketPublic, bool]]:
+    """Apply the changes in one unit of work (all or nothing); (ticket, newly resolved?)."""
+    def work(session: Session) -> tuple[TicketPublic, bool]:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound(f"no ticket {ticket_id}")
+        was_done = ticket.status.value in ("resolved", "closed")
+        if "assignee_id" in changes:
+            assignee = changes["assignee_id"]
+            if assignee is not None:
+                target = session.get(StaffUser, assignee)
+                if target is None or not target.active or target.role not in SERVICE_ROLES:
+                    raise InvalidInput(f"assignee_id {assignee} is not an active agent or admin")
+            tickets.assign(session, ticket_id=ticket_id, staff_id=assignee, actor=actor.name)
+        if changes.get("priority") is not None:
+            tickets.set_priority(session, ticket_id=ticket_id, priority=changes["priority"],
+                                 actor=actor.name)
+        if changes.get("resolution") is not None:
+            tickets.set_resolution(session, ticket_id=ticket_id,
+                                   resolution=changes["resolution"], actor=actor.name)
+        status = changes.get("status")
+        if status is not None and status != ticket.status.value:
+            if status in ("resolved", "closed") and not (ticket.resolution or "").strip():
+                raise InvalidInput("say how the ticket was resolved: send a resolution with "
+                                   "the new status")
+            tickets.set_status(session, ticket_id=ticket_id, status=status, actor=actor.name)
+        session.flush()
+        newly_resolved = not was_done and ticket.status.value == "resolved"
+        return ticket_public(session, ticket), newly_resolved
+    return work
+
+
+def ticket_conversation(ticket_id: int) -> Callable[[Session], tuple[str | None,
+                                                                      ConversationRef | None]]:
+    """The ticket's reference and the conversation to ask its rating in: the one it came from,
+    else the customer's latest; None when the customer cannot be reached by the assistant."""
+    def work(session: Session) -> tuple[str | None, ConversationRef | None]:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return None, None
+        conversation = session.get(Conversation, ticket.conversation_id) \
+            if ticket.conversation_id else None
+        if conversation is None and ticket.customer_id is not None:
+            found = conversations.for_customer(session, customer_id=ticket.customer_id)
+            conversation = found[0] if found else None
+        if conversation is None or conversation.external_id.startswith("erased-"):
+            return ticket.reference, None
+        return ticket.reference, conversation_ref(conversation)
+    return work
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+def staff_list(roles: Iterable[str]) -> Callable[[Session], list[StaffPublic]]:
+    wanted = {StaffRole(r) for r in roles}
+
+    def work(session: Session) -> list[StaffPublic]:
+        users = session.scalars(select(StaffUser).where(StaffUser.active.is_(True),
+                                                        StaffUser.role.in_(wanted))
+                                .order_by(StaffUser.name, StaffUser.email))
+        return [StaffPublic(id=u.id, email=u.email, name=u.name, role=u.role.value)
+                for u in users]
+    return work

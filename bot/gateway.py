@@ -1,0 +1,341 @@
+"""The gateway's core: one path for every inbound message, one for every outbound one.
+
+Inbound (`handle`): store the message first (a duplicate stops here), then either answer a
+gateway command (`link CODE`, `/stop`, `/help`), or — in human mode — pass it to staff, or ask
+Rasa and store and deliver its replies. Outbound (`deliver`): for other parts of Kefu (agent
+replies, campaigns): store, then deliver on the customer's channel.
+
+Channels only translate: they turn what arrives into an `Inbound` and give the gateway a
+sender (bot/outbound.py) that puts a stored message on the wire.
+
+Conventions (actions rely on them): a conversation is keyed in crm_store by
+(channel, external id) — ("web", session id), ("telegram", chat id), ("rest", sender) — and
+Rasa knows it by the sender id "<channel>:<external id>".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import store
+from bot.messages import ChatMessage, Content, from_rasa
+from bot.outbound import Dispatcher
+from bot.rasa_client import RasaClient
+from bot.staff_bus import StaffBus
+from bot.store import ConversationRef
+from crm_store.errors import InvalidInput, NotAllowed, NotFound
+
+logger = logging.getLogger(__name__)
+
+# "link ABC234", "/link ABC234", "/link", "link" (asks for a code), and Telegram's deep link
+# "/start ABC234" (t.me/<bot>?start=ABC234).
+_LINK = re.compile(r"^\s*/?link(?:@\w+)?(?:\s+(?P<code>[A-Za-z0-9][A-Za-z0-9 -]{3,14}))?\s*$",
+                   re.IGNORECASE)
+_START_CODE = re.compile(r"^\s*/start(?:@\w+)?\s+(?P<code>[A-Za-z0-9]{6})\s*$", re.IGNORECASE)
+_COMMAND = re.compile(r"^\s*/(?P<name>[a-z_]+)(?:@\w+)?(?:\s|$)", re.IGNORECASE)
+
+# Wrong link codes per sender before the gateway stops checking for a while (guessing).
+MAX_LINK_FAILURES = 5
+LINK_FAILURE_WINDOW = 600.0
+
+HELP_TEXT = (
+    "I'm Kefu, the shop's assistant. Ask me about orders, delivery, returns, refunds, payments "
+    "and products.\n"
+    "/human — talk to a person\n"
+    "/link — connect this chat with your chat on the shop's website\n"
+    "/stop — no more marketing messages\n"
+    "/help — this message"
+)
+STOP_TEXT = ("Done — you won't receive marketing messages from us any more. You can still chat "
+             "with me here whenever you like.")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A customer's message as a channel received it."""
+
+    channel: str
+    external_id: str
+    text: str
+    # The channel's own id for this message; a repeat is processed once.
+    dedupe_key: str | None = None
+    # What Rasa gets when it differs from what the customer saw (a button's payload).
+    rasa_text: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # Kept with the stored message (e.g. the web widget's client id).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sender_id(self) -> str:
+        return f"{self.channel}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class Handled:
+    conversation: ConversationRef
+    message: ChatMessage | None  # the stored inbound message; None for a duplicate
+    replies: list[ChatMessage]
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message is None
+
+
+OnStored = Callable[[ConversationRef, ChatMessage], Awaitable[None]]
+
+
+class Gateway:
+    def __init__(self, rasa: RasaClient, dispatcher: Dispatcher, bus: StaffBus) -> None:
+        self.rasa = rasa
+        self.dispatcher = dispatcher
+        self.bus = bus
+        # One lock per conversation in use; a lock nobody holds or waits for goes away.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = \
+            weakref.WeakValueDictionary()
+        self._link_failures: dict[str, list[float]] = defaultdict(list)
+
+    def _lock(self, sender_id: str) -> asyncio.Lock:
+        lock = self._locks.get(sender_id)
+        if lock is None:
+            lock = self._locks[sender_id] = asyncio.Lock()
+        return lock
+
+    # --- inbound -------------------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound, on_stored: OnStored | None = None) -> Handled:
+        # One message at a time per conversation, so replies come in the order asked.
+        async with self._lock(inbound.sender_id):
+            payload = {**inbound.extra}
+            if inbound.rasa_text:
+                payload["payload"] = inbound.rasa_text
+            stored = await store.run(store.record_inbound(
+                inbound.channel, inbound.external_id, inbound.text, inbound.dedupe_key,
+                payload or None))
+            conversation = stored.conversation
+            if stored.message is None:
+                logger.info("duplicate %s message %s ignored", inbound.channel,
+                            inbound.dedupe_key)
+                return Handled(conversation, None, [])
+            message = stored.message
+            if on_stored is not None:
+                await on_stored(conversation, message)
+            await self._publish_message(conversation, message)
+            replies = await self._route(inbound, conversation, message, stored.verified)
+            return Handled(conversation, message, replies)
+
+    async def _route(self, inbound: Inbound, conversation: ConversationRef,
+                     message: ChatMessage, verified: bool) -> list[ChatMessage]:
+        text = inbound.text.strip()
+        if (match := _LINK.match(text)) is not None:
+            return await self._link(conversation, match.group("code"), verified)
+        if (match := _START_CODE.match(text)) is not None:
+            return await self._link(conversation, match.group("code"), verified)
+        command = _command(text)
+        if command == "stop":
+            return await self._stop(conversation)
+        if command == "help":
+            return [await self._reply(conversation, Content(HELP_TEXT), "system")]
+        if conversation.human:
+            # A person has the conversation: the bot stays silent, staff see the message live
+            # (published above).
+            return []
+        rasa_text = inbound.rasa_text or text
+        if command == "start":
+            rasa_text = "/greet"
+        elif command == "human":
+            rasa_text = "/human_handoff"
+        return await self._ask_rasa(inbound, conversation, message, rasa_text,
+                                    forced_handoff=command == "human")
+
+    async def _ask_rasa(self, inbound: Inbound, conversation: ConversationRef,
+                        message: ChatMessage, rasa_text: str,
+                        forced_handoff: bool) -> list[ChatMessage]:
+        metadata = {**inbound.metadata, "channel": inbound.channel}
+        if conversation.customer_id is not None:
+            metadata["customer_id"] = conversation.customer_id
+        reply = await self.rasa.send(conversation.sender_id, rasa_text, channel=inbound.channel,
+                                     metadata=metadata)
+        contents: list[Content] = []
+        handoff_reason: str | None = None
+        for raw in reply.messages:
+            content, signals = from_rasa(raw)
+            contents.append(content)
+            for signal in signals:
+                if signal.type == "handoff":
+                    handoff_reason = str(signal.data.get("reason") or "requested in chat")
+        # /human must always reach a person, even when the dialogue cannot (Rasa down) or
+        # does not (a model without the handoff) hand the conversation over.
+        required = "customer asked for a person (/human)" if forced_handoff else None
+        after = await store.run(store.after_reply(
+            conversation.id, message.id, reply.intent, reply.confidence, contents,
+            handoff_reason, required))
+        for reply_message in after.replies:
+            self.dispatcher.enqueue(after.conversation, reply_message)
+            await self._publish_message(after.conversation, reply_message)
+        if after.handoff_id is not None:
+            await self._publish_handoff(after.conversation, after.handoff_id,
+                                        after.handoff_reason or "requested in chat")
+        return after.replies
+
+    async def trigger(self, conversation_id: int, intent: str) -> list[ChatMessage]:
+        """Let the dialogue speak without a customer message, e.g. `trigger(id,
+        "/ask_rating")` when staff hand a conversation back. The intent text is sent to Rasa
+        as the sender's turn but not stored as something the customer said; Rasa's replies
+        are stored and delivered like any others."""
+        conversation = await store.run(store.get_conversation(conversation_id))
+        if conversation is None:
+            raise NotFound(f"no conversation {conversation_id}")
+        if not intent.startswith("/"):
+            raise InvalidInput("trigger takes an intent, e.g. '/ask_rating'")
+        async with self._lock(conversation.sender_id):
+            metadata: dict[str, Any] = {"channel": conversation.channel, "triggered": True}
+            if conversation.customer_id is not None:
+                metadata["customer_id"] = conversation.customer_id
+            reply = await self.rasa.send(conversation.sender_id, intent,
+                                         channel=conversation.channel, metadata=metadata)
+            contents = [from_rasa(raw)[0] for raw in reply.messages]
+            after = await store.run(store.after_reply(conversation.id, None, None, None,
+                                                      contents, None))
+            for message in after.replies:
+                self.dispatcher.enqueue(after.conversation, message)
+                await self._publish_message(after.conversation, message)
+            return after.replies
+
+    async def _link(self, conversation: ConversationRef, code: str | None,
+                    verified: bool) -> list[ChatMessage]:
+        if code is None:
+            return [await self._reply(conversation, await self._issue_code(conversation,
+                                                                           verified), "system")]
+        if self._too_many_link_failures(conversation.sender_id):
+            text = "Too many wrong codes. Please wait a few minutes and try again."
+            return [await self._reply(conversation, Content(text), "system")]
+        try:
+            customer_id = await store.run(store.redeem_link_code(
+                code, conversation.channel, conversation.external_id))
+        except InvalidInput:
+            self._link_failures[conversation.sender_id].append(time.monotonic())
+            text = ("That code didn't work — it may have expired. Ask for a new one on your "
+                    "other chat (type: link) and enter it here within 10 minutes.")
+            return [await self._reply(conversation, Content(text), "system")]
+        logger.info("%s linked to customer %s", conversation.sender_id, customer_id)
+        linked = await store.run(store.get_conversation(conversation.id))
+        await self.bus.publish({"type": "conversation.linked", "conversation_id": conversation.id,
+                                "customer_id": customer_id, "channel": conversation.channel})
+        text = ("Linked! This chat now shares your customer account, so you can pick up here "
+                "where you left off.")
+        return [await self._reply(linked or conversation, Content(text), "system")]
+
+    async def _issue_code(self, conversation: ConversationRef, verified: bool) -> Content:
+        if not verified:
+            return Content("To link another chat, I first need to know it's you. Ask me about "
+                           "an order and I'll verify you with the order number and your email.")
+        try:
+            code, expires = await store.run(store.issue_link_code(conversation.channel,
+                                                                  conversation.external_id))
+        except (NotAllowed, NotFound) as exc:
+            logger.info("no link code for %s: %s", conversation.sender_id, exc)
+            return Content("Sorry, I can't link chats for this conversation.")
+        minutes = 10
+        return Content(f"Your link code is {code}. On your other chat (Telegram or the shop's "
+                       f"website), type: link {code}\nIt works once, within {minutes} minutes.")
+
+    def _too_many_link_failures(self, sender_id: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self._link_failures.pop(sender_id, [])
+                  if now - t < LINK_FAILURE_WINDOW]
+        if recent:
+            self._link_failures[sender_id] = recent
+        return len(recent) >= MAX_LINK_FAILURES
+
+    async def _stop(self, conversation: ConversationRef) -> list[ChatMessage]:
+        if conversation.customer_id is not None:
+            await store.run(store.withdraw_consent(conversation.customer_id,
+                                                   conversation.channel))
+        return [await self._reply(conversation, Content(STOP_TEXT), "system")]
+
+    async def _reply(self, conversation: ConversationRef, content: Content,
+                     sender: str, staff_id: int | None = None) -> ChatMessage:
+        message = await store.run(store.queue_outbound(conversation.id, content, sender,
+                                                       staff_id))
+        self.dispatcher.enqueue(conversation, message)
+        await self._publish_message(conversation, message)
+        return message
+
+    # --- outbound API --------------------------------------------------------------------------
+
+    async def deliver(self, *, conversation_id: int | None = None,
+                      customer_id: int | None = None, text: str = "",
+                      sender: str = "agent", staff_id: int | None = None,
+                      buttons: list[dict[str, str]] | None = None,
+                      products: list[dict[str, Any]] | None = None,
+                      channel: str | None = None) -> ChatMessage:
+        """Send a message to a customer on their channel: to one conversation, or to the
+        customer's most recently active one (optionally only on `channel`). `buttons` and
+        `products` take Rasa's shapes ({"title", "payload"}; {"sku", "name", "price",
+        "image"?, "reason"?}). Stored first, then delivered with retries. Raises NotFound when there is nobody to send to and
+        InvalidInput for an empty message."""
+        if conversation_id is not None:
+            conversation = await store.run(store.get_conversation(conversation_id))
+            if conversation is None:
+                raise NotFound(f"no conversation {conversation_id}")
+        elif customer_id is not None:
+            conversation = await store.run(store.latest_conversation(customer_id, channel))
+            if conversation is None:
+                raise NotFound(f"customer {customer_id} has no conversation"
+                               + (f" on {channel}" if channel else "") + " to deliver to")
+        else:
+            raise InvalidInput("deliver needs a conversation_id or a customer_id")
+        # The same shapes Rasa uses, through the same checks (lengths, safe image URLs).
+        rasa_like: dict[str, Any] = {"text": text or "", "buttons": buttons or []}
+        if products:
+            rasa_like["custom"] = {"type": "products", "products": products}
+        content, _ = from_rasa(rasa_like)
+        if content.empty:
+            raise InvalidInput("the message is empty")
+        return await self._reply(conversation, content, sender, staff_id)
+
+    async def set_mode(self, conversation_id: int, mode: str) -> ConversationRef:
+        """Bot or human mode for one conversation (the agent console calls this)."""
+        conversation = await store.run(store.set_mode(conversation_id, mode))
+        await self.bus.publish({"type": "conversation.mode", "conversation_id": conversation_id,
+                                "mode": conversation.mode})
+        return conversation
+
+    async def request_handoff(self, conversation_id: int, reason: str) -> int:
+        """Put a conversation in human mode with a waiting handoff (an open one is reused)."""
+        handoff_id = await store.run(store.request_handoff(conversation_id, reason))
+        conversation = await store.run(store.get_conversation(conversation_id))
+        await self._publish_handoff(conversation, handoff_id, reason)
+        return handoff_id
+
+    # --- staff events --------------------------------------------------------------------------
+
+    async def _publish_message(self, conversation: ConversationRef, message: ChatMessage) -> None:
+        await self.bus.publish({
+            "type": "message", "conversation_id": conversation.id,
+            "customer_id": conversation.customer_id, "channel": conversation.channel,
+            "mode": conversation.mode, "direction": message.direction,
+            "message": message.to_json(),
+        })
+
+    async def _publish_handoff(self, conversation: ConversationRef, handoff_id: int,
+                               reason: str) -> None:
+        await self.bus.publish({"type": "handoff.requested", "conversation_id": conversation.id,
+                                "customer_id": conversation.customer_id,
+                                "channel": conversation.channel, "handoff_id": handoff_id,
+                                "reason": reason})
+        await self.bus.publish({"type": "conversation.mode", "conversation_id": conversation.id,
+                                "mode": "human"})
+
+
+def _command(text: str) -> str | None:
+    match = _COMMAND.match(text)
+    return match.group("name").lower() if match else None

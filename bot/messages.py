@@ -1,0 +1,206 @@
+"""Messages as every channel sees them: plain text plus buttons, product cards and an image.
+
+Rasa answers with REST-channel dicts (`text`, `buttons`, `image`, `custom`); crm_store keeps
+the text in `Message.text` and the rest in `Message.payload`. This module converts between
+the two and to the JSON the web widget renders. Channels never see Rasa's dicts or ORM rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Telegram's callback data holds 64 bytes and web buttons are read on a phone: keep them short.
+MAX_BUTTONS = 10
+MAX_BUTTON_TITLE = 64
+MAX_PRODUCTS = 10
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"title": self.title, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    sku: str
+    name: str
+    price: str | None = None
+    image: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in {"sku": self.sku, "name": self.name, "price": self.price,
+                                  "image": self.image, "reason": self.reason}.items()
+                if v is not None}
+
+    def line(self) -> str:
+        """One line of plain text (Telegram, transcripts)."""
+        text = self.name + (f" — {self.price}" if self.price else "")
+        return text + (f"\n   {self.reason}" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a bot, agent or system message says, independent of any channel."""
+
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    products: tuple[ProductCard, ...] = ()
+    image: str | None = None
+    # The text was written by the gateway to describe the cards (Rasa sent none); the web
+    # widget shows the cards instead of it.
+    summary: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text.strip() or self.buttons or self.products or self.image)
+
+    def payload(self) -> dict[str, Any] | None:
+        """What goes into Message.payload (None for plain text)."""
+        payload: dict[str, Any] = {}
+        if self.buttons:
+            payload["buttons"] = [b.to_json() for b in self.buttons]
+        if self.products:
+            payload["products"] = [p.to_json() for p in self.products]
+        if self.image:
+            payload["image"] = self.image
+        if self.summary:
+            payload["summary"] = True
+        return payload or None
+
+    @classmethod
+    def from_stored(cls, text: str, payload: dict[str, Any] | None) -> Content:
+        payload = payload or {}
+        return cls(
+            text=text or "",
+            buttons=tuple(_buttons(payload.get("buttons"))),
+            products=tuple(_products(payload.get("products"))),
+            image=_url(payload.get("image")),
+            summary=bool(payload.get("summary")),
+        )
+
+    def plain_text(self) -> str:
+        """Everything as text, for channels without cards (Telegram) and transcripts."""
+        parts = [self.text.strip()] if self.text.strip() and not self.summary else []
+        if self.products:
+            parts.append("\n".join(f"• {p.line()}" for p in self.products))
+        if self.image:
+            parts.append(self.image)
+        return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A control message from the dialogue that is not shown to the customer."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def from_rasa(message: dict[str, Any]) -> tuple[Content, list[Signal]]:
+    """One Rasa output dict -> what to show, and any signals (e.g. a handoff request)."""
+    signals: list[Signal] = []
+    products: list[ProductCard] = []
+    custom = message.get("custom")
+    if isinstance(custom, dict):
+        kind = custom.get("type")
+        if kind == "products":
+            products = _products(custom.get("products"))
+        elif isinstance(kind, str):
+            signals.append(Signal(kind, {k: v for k, v in custom.items() if k != "type"}))
+    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    summary = False
+    if products and not text.strip():
+        text = "Suggested products:\n" + "\n".join(f"• {p.line()}" for p in products)
+        summary = True
+    content = Content(text=text, buttons=tuple(_buttons(message.get("buttons"))),
+                      products=tuple(products), image=_url(message.get("image")),
+                      summary=summary)
+    return content, signals
+
+
+def _buttons(raw: Any) -> list[Button]:
+    if not isinstance(raw, list):
+        return []
+    buttons = []
+    for item in raw[:MAX_BUTTONS]:
+        if not isinstance(item, dict):
+            continue
+        title, payload = item.get("title"), item.get("payload")
+        if isinstance(title, str) and title.strip():
+            payload = payload if isinstance(payload, str) and payload.strip() else title
+            buttons.append(Button(title.strip()[:MAX_BUTTON_TITLE], payload))
+    return buttons
+
+
+def _products(raw: Any) -> list[ProductCard]:
+    if not isinstance(raw, list):
+        return []
+    cards = []
+    for item in raw[:MAX_PRODUCTS]:
+        if not isinstance(item, dict) or not item.get("sku") or not item.get("name"):
+            continue
+        cards.append(ProductCard(sku=str(item["sku"]), name=str(item["name"]),
+                                 price=_price(item.get("price")), image=_url(item.get("image")),
+                                 reason=str(item["reason"]) if item.get("reason") else None))
+    return cards
+
+
+def _price(raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return f"€{Decimal(str(raw)):.2f}"
+    except InvalidOperation:
+        return str(raw)
+
+
+def _url(raw: Any) -> str | None:
+    """Only http(s) and same-site paths: a `javascript:` URL must never reach an <img>."""
+    if not isinstance(raw, str):
+        return None
+    value = raw.strip()
+    if value.startswith(("https://", "http://")) or (value.startswith("/")
+                                                     and not value.startswith("//")):
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A stored message, ready for a channel: the web widget's history, Telegram, staff."""
+
+    id: int
+    conversation_id: int
+    direction: str  # inbound | outbound
+    sender: str  # customer | bot | agent | system
+    content: Content
+    created_at: datetime
+    status: str | None = None
+    staff_id: int | None = None
+    # The web widget's own id for a customer's message (it resends until acknowledged).
+    client_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "sender": self.sender,
+            "text": "" if self.content.summary else self.content.text,
+            "at": self.created_at.isoformat(),
+        }
+        if self.content.buttons:
+            data["buttons"] = [b.to_json() for b in self.content.buttons]
+        if self.content.products:
+            data["products"] = [p.to_json() for p in self.content.products]
+        if self.content.image:
+            data["image"] = self.content.image
+        if self.client_id:
+            data["client_id"] = self.client_id
+        return data

@@ -1,0 +1,98 @@
+"""Staff sign-in and sign-out: JSON for API clients, a form for browsers."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+
+from bot import auth
+from bot.auth import Staff, SignInRefused, require_staff
+from bot.schemas import LoginBody, StaffPublic, TokenPublic
+
+router = APIRouter(tags=["auth"])
+
+CurrentStaff = Annotated[Staff, Depends(require_staff())]
+
+
+def _locked_detail(until: datetime) -> tuple[str, int]:
+    seconds = max(1, int((until - datetime.now(UTC)).total_seconds()))
+    minutes = max(1, round(seconds / 60))
+    return (f"too many failed sign-ins for this address; try again in about {minutes} "
+            f"minute{'s' if minutes != 1 else ''}", seconds)
+
+
+@router.post("/api/auth/login", response_model=TokenPublic,
+             responses={401: {"description": "wrong email or password"},
+                        429: {"description": "locked after repeated failures"}})
+async def api_login(body: LoginBody, request: Request) -> TokenPublic:
+    """A bearer token for the API (`Authorization: Bearer <token>`)."""
+    try:
+        issued = await auth.get_auth(request.app).sign_in(body.email, body.password, "api")
+    except SignInRefused as exc:
+        if exc.locked_until is not None:
+            detail, seconds = _locked_detail(exc.locked_until)
+            raise HTTPException(429, detail, headers={"Retry-After": str(seconds)}) from exc
+        raise HTTPException(401, "wrong email or password") from exc
+    return TokenPublic(token=issued.token, expires_at=issued.expires_at,
+                       staff=StaffPublic(id=issued.staff_id, email=issued.email,
+                                         name=issued.name, role=issued.role))
+
+
+@router.post("/api/auth/logout", status_code=204)
+async def api_logout(staff: CurrentStaff, request: Request) -> Response:
+    """End the session or token used for this request."""
+    await auth.get_auth(request.app).sign_out(staff.token)
+    response = Response(status_code=204)
+    if staff.via == "cookie":
+        auth.clear_session_cookie(response, request.app.state.settings)
+    return response
+
+
+@router.get("/api/auth/me", response_model=StaffPublic)
+async def me(staff: CurrentStaff) -> StaffPublic:
+    return StaffPublic(id=staff.id, email=staff.email, name=staff.name, role=staff.role)
+
+
+# --- browsers ------------------------------------------------------------------------------------
+
+@router.get("/login", include_in_schema=False)
+async def login_page(request: Request, next: str | None = None):
+    return auth.render_page(request, "login.html",
+                            {"next": auth.safe_next(next, "agent"), "error": None, "email": ""})
+
+
+@router.post("/login", include_in_schema=False)
+async def login_form(request: Request, email: Annotated[str, Form(max_length=320)] = "",
+                     password: Annotated[str, Form(max_length=1024)] = "",
+                     next: Annotated[str, Form(max_length=500)] = ""):
+    try:
+        issued = await auth.get_auth(request.app).sign_in(email.strip(), password, "browser")
+    except SignInRefused as exc:
+        if exc.locked_until is not None:
+            error, _ = _locked_detail(exc.locked_until)
+            status = 429
+        else:
+            error, status = "Wrong email or password.", 401
+        return auth.render_page(request, "login.html",
+                                {"next": next, "error": error[0].upper() + error[1:],
+                                 "email": email}, status_code=status)
+    response = RedirectResponse(auth.safe_next(next, issued.role), status_code=303)
+    auth.set_session_cookie(response, issued, request.app.state.settings)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout_form(request: Request, csrf: Annotated[str, Form(max_length=100)] = ""):
+    """The console's sign-out button (a form carrying the page's CSRF token)."""
+    token = request.cookies.get(auth.COOKIE_NAME)
+    response = RedirectResponse("/login", status_code=303)
+    if token:
+        staff = await auth.get_auth(request.app).staff_for(token, "cookie")
+        if staff is not None and hmac.compare_digest(csrf.encode(), staff.csrf.encode()):
+            await auth.get_auth(request.app).sign_out(token)
+            auth.clear_session_cookie(response, request.app.state.settings)
+    return response

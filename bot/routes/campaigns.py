@@ -1,0 +1,218 @@
+"""Campaigns for marketers: the /marketing page and its JSON API.
+
+Sending queues one outbound message per consenting, reachable recipient in crm_store
+(crm_store.services.campaigns.send); the gateway's dispatcher picks them up on its next sweep
+and delivers them with retries like any other message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from bot import auth, store
+from bot.auth import MARKETING_ROLES, Staff, no_store, require_staff_page
+from bot.routes.deps import MarketingStaff
+from bot.routes.errors import http_errors
+from bot.routes.segments import AUTH_ERRORS
+from crm_store.errors import InvalidInput
+from crm_store.models import Campaign, utcnow
+from crm_store.services import campaigns, segments
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+api_router = APIRouter(prefix="/api/campaigns", tags=["campaigns"],
+                       dependencies=[Depends(no_store)])
+page_router = APIRouter(include_in_schema=False)
+PageStaff = Annotated[Staff, Depends(require_staff_page(*MARKETING_ROLES))]
+
+
+class CampaignCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=3000)
+    segment_id: int | None = None
+    topic: str | None = Field(default=None, max_length=80)
+    # Send at this moment (ISO 8601 with a time zone) instead of on demand.
+    scheduled_at: datetime | None = None
+
+
+class PreviewBody(BaseModel):
+    message: str = Field(min_length=1, max_length=3000)
+    segment_id: int | None = None
+    customer_id: int | None = None
+
+
+class CampaignPublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    status: str
+    message: str
+    segment_id: int | None
+    topic: str | None
+    product_sku: str | None
+    scheduled_at: datetime | None
+    sent_at: datetime | None
+    recipients: int
+
+
+def _public(campaign: Campaign) -> CampaignPublic:
+    return CampaignPublic(id=campaign.id, name=campaign.name, kind=campaign.kind,
+                          status=campaign.status.value, message=campaign.message,
+                          segment_id=campaign.segment_id, topic=campaign.topic,
+                          product_sku=campaign.product_sku, scheduled_at=campaign.scheduled_at,
+                          sent_at=campaign.sent_at, recipients=len(campaign.deliveries))
+
+
+def clock(request: Request) -> datetime:
+    """Now, or the app's `marketing_clock` (tests set it to check the cap and quiet hours)."""
+    override = getattr(request.app.state, "marketing_clock", None)
+    return override() if override is not None else utcnow()
+
+
+def _recommender(session, customer_id: int) -> dict[str, Any] | None:
+    # The knowledge index may be missing (a shop without a catalog yet): no product then.
+    try:
+        return campaigns.knowledge_recommender(session, customer_id)
+    except Exception:  # noqa: BLE001 - any failure of the index means "nothing to recommend"
+        logger.exception("no recommendation for customer %s", customer_id)
+        return None
+
+
+@api_router.get("", response_model=list[CampaignPublic], responses=AUTH_ERRORS)
+async def list_campaigns(staff: MarketingStaff) -> list[CampaignPublic]:
+    def work(session) -> list[CampaignPublic]:
+        rows = session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200))
+        return [_public(c) for c in rows]
+    return await store.run(work)
+
+
+@api_router.post("", response_model=CampaignPublic, status_code=201,
+             responses={**AUTH_ERRORS, 404: {"description": "no such segment"},
+                        422: {"description": "no audience, an unknown placeholder"}})
+async def create_campaign(body: CampaignCreate, staff: MarketingStaff) -> CampaignPublic:
+    if body.scheduled_at is not None and body.scheduled_at.tzinfo is None:
+        raise HTTPException(422, "scheduled_at needs a time zone (e.g. 2026-12-01T10:00+00:00)")
+
+    def work(session) -> CampaignPublic:
+        return _public(campaigns.create(session, name=body.name, message=body.message,
+                                        topic=body.topic, segment_id=body.segment_id,
+                                        scheduled_at=body.scheduled_at,
+                                        created_by_id=staff.id))
+    with http_errors():
+        return await store.run(work)
+
+
+@api_router.post("/preview", responses={**AUTH_ERRORS, 404: {"description": "no such customer"},
+                                     422: {"description": "nobody to preview for"}})
+async def preview_campaign(body: PreviewBody, staff: MarketingStaff) -> dict[str, Any]:
+    """The message as one customer would read it: the one given, else the segment's first
+    reachable member."""
+    def work(session) -> dict[str, Any]:
+        customer_id = body.customer_id
+        if customer_id is None:
+            if body.segment_id is None:
+                raise InvalidInput("give a customer_id or a segment_id to preview for")
+            rules = segments.get(session, segment_id=body.segment_id).rules
+            audience = segments.audience(session, rules)
+            if not audience:
+                raise InvalidInput("the segment has nobody who can receive it")
+            customer_id = audience[0][0].id
+        shown = campaigns.preview(session, message=body.message, customer_id=customer_id,
+                                  recommender=_recommender)
+        return {"customer_id": customer_id, "text": shown.text, "product": shown.product,
+                "buttons": shown.payload.get("buttons", [])}
+    with http_errors():
+        return await store.run(work)
+
+
+@api_router.post("/{campaign_id}/send",
+             responses={**AUTH_ERRORS, 404: {"description": "no such campaign"},
+                        409: {"description": "already sent"}})
+async def send_campaign(campaign_id: int, request: Request,
+                        staff: MarketingStaff) -> dict[str, Any]:
+    """Queue it now for every consenting, reachable recipient within the frequency cap; in
+    the quiet hours it waits (deferred_until) and goes out when they end."""
+    now = clock(request)
+
+    def work(session) -> dict[str, Any]:
+        result = campaigns.send(session, campaign_id=campaign_id, now=now,
+                                recommender=_recommender)
+        return {"queued": result.queued, "capped": result.capped,
+                "no_product": result.no_product,
+                "deferred_until": result.deferred_until.isoformat()
+                if result.deferred_until else None}
+    with http_errors():
+        return await store.run(work)
+
+
+@api_router.get("/{campaign_id}/report",
+            responses={**AUTH_ERRORS, 404: {"description": "no such campaign"}})
+async def campaign_report(campaign_id: int, staff: MarketingStaff) -> dict[str, Any]:
+    """Recipients by status (queued, sent, failed, opted out), replies and orders placed
+    within 7 days (conversion)."""
+    with http_errors():
+        return await store.run(lambda s: campaigns.report(s, campaign_id=campaign_id))
+
+
+@page_router.get("/marketing")
+async def marketing_page(request: Request, staff: PageStaff):
+    return auth.render_page(request, "marketing.html", {"staff": staff})
+
+
+@page_router.get("/marketing/static/{name}")
+async def marketing_static(name: str) -> FileResponse:
+    files = {"marketing.js": "application/javascript"}
+    if name not in files:
+        raise HTTPException(404, "not found")
+    return FileResponse(STATIC_DIR / name, media_type=files[name],
+                        headers={"Cache-Control": "no-cache"})
+
+
+async def _send_scheduled(app: FastAPI) -> None:
+    """Send scheduled campaigns (and notifications held back by the quiet hours) when due.
+    Every gateway replica may run this: `send` refuses a campaign that already went, and the
+    first replica's unit of work wins."""
+    interval = app.state.settings.campaign_sweep_interval
+    while True:
+        await asyncio.sleep(interval)
+        override = getattr(app.state, "marketing_clock", None)
+        now = override() if override is not None else utcnow()
+        try:
+            sent = await store.run(lambda s: campaigns.send_due(s, now=now,
+                                                                recommender=_recommender))
+        except Exception:  # noqa: BLE001 - keep sweeping; the next round tries again
+            logger.exception("scheduled campaigns: sweep failed")
+            continue
+        for campaign_id, result in sent.items():
+            logger.info("scheduled campaign %s: %s queued, %s over the cap", campaign_id,
+                        result.queued, result.capped)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    task = asyncio.create_task(_send_scheduled(app), name="scheduled-campaigns")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# What bot/app.py includes: the API, the page, and the sweep for scheduled campaigns.
+router = APIRouter(lifespan=_lifespan)
+router.include_router(api_router)
+router.include_router(page_router)

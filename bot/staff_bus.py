@@ -1,0 +1,62 @@
+"""Live events for staff (the agent console subscribes): customer messages, handoffs, modes.
+
+Events are plain JSON-serialisable dicts with a "type" ("message", "handoff.requested",
+"conversation.mode", "delivery.failed") and the conversation's id, so that an implementation
+over Redis pub/sub (several gateway replicas) can replace the in-process one without changing
+publishers or subscribers: `publish(event)` and `async with bus.subscribe() as events:
+async for event in events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+class StaffBus(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+    def subscribe(self) -> Any:
+        """An async context manager yielding an async iterator of events."""
+
+
+class InProcessStaffBus:
+    """Fan-out to subscribers in this process. A subscriber that falls behind by more than
+    `max_backlog` events loses the oldest ones (logged): a stuck browser must not make the
+    gateway hold customer messages in memory without bound — they are all in crm_store."""
+
+    def __init__(self, max_backlog: int = 1000) -> None:
+        self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._max_backlog = max_backlog
+
+    async def publish(self, event: Event) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():
+                queue.get_nowait()
+                logger.warning("staff subscriber is behind; dropped its oldest event")
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[AsyncIterator[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._max_backlog)
+        self._subscribers.add(queue)
+
+        async def events() -> AsyncIterator[Event]:
+            while True:
+                yield await queue.get()
+
+        try:
+            yield events()
+        finally:
+            self._subscribers.discard(queue)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,205 @@
+// The marketing console: segments with live audiences, campaigns (preview, create, send,
+// schedule) and each campaign's report as an SVG bar chart. Talks only to the JSON API.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="kefu-csrf"]').content;
+  var SVG = "http://www.w3.org/2000/svg";
+  function $(id) { return document.getElementById(id); }
+
+  function toast(text, isError) {
+    var box = $("toast");
+    box.textContent = text;
+    box.className = "toast" + (isError ? " error" : "");
+    box.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.hidden = true; }, 6000);
+  }
+
+  function api(method, path, body) {
+    var options = { method: method, credentials: "same-origin",
+                    headers: { "Accept": "application/json", "X-CSRF-Token": csrf } };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(path, options).then(function (response) {
+      if (response.status === 401) {
+        window.location.href = "/login?next=" + encodeURIComponent("/marketing");
+        throw new Error("signed out");
+      }
+      return response.json().catch(function () { return null; }).then(function (data) {
+        if (!response.ok) {
+          var detail = data && data.detail;
+          if (Array.isArray(detail)) {
+            detail = detail.map(function (d) { return (d.loc || []).join(".") + ": " + d.msg; }).join("; ");
+          }
+          throw new Error(detail || ("HTTP " + response.status));
+        }
+        return data;
+      });
+    });
+  }
+
+  function list(id) {
+    return $(id).value.split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+  }
+
+  function rules() {
+    var r = {};
+    [["interests", "seg-interests"], ["categories", "seg-categories"], ["rfm_tiers", "seg-tiers"],
+     ["channels", "seg-channels"], ["languages", "seg-languages"], ["tags", "seg-tags"]
+    ].forEach(function (pair) { var v = list(pair[1]); if (v.length) r[pair[0]] = v; });
+    [["min_orders", "seg-min-orders"], ["ordered_within_days", "seg-ordered-days"],
+     ["active_within_days", "seg-active-days"]
+    ].forEach(function (pair) { var v = $(pair[1]).value; if (v !== "") r[pair[0]] = Number(v); });
+    return r;
+  }
+
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function loadSegments() {
+    return api("GET", "/api/segments").then(function (segments) {
+      var body = $("segments"), select = $("camp-segment");
+      body.textContent = "";
+      select.textContent = "";
+      segments.forEach(function (s) {
+        var row = document.createElement("tr");
+        cell(row, s.name);
+        cell(row, JSON.stringify(s.rules));
+        cell(row, String(s.audience));
+        cell(row, String(s.members));
+        body.appendChild(row);
+        var option = document.createElement("option");
+        option.value = s.id;
+        option.textContent = s.name + " (" + s.audience + " reachable)";
+        select.appendChild(option);
+      });
+    });
+  }
+
+  function loadCampaigns() {
+    return api("GET", "/api/campaigns").then(function (campaigns) {
+      var body = $("campaigns");
+      body.textContent = "";
+      campaigns.forEach(function (c) {
+        var row = document.createElement("tr");
+        cell(row, c.name);
+        cell(row, c.kind);
+        cell(row, c.status + (c.status === "draft" && c.scheduled_at ? " (scheduled " + c.scheduled_at + ")" : ""));
+        cell(row, String(c.recipients));
+        var actions = cell(row, "");
+        if (c.status === "draft") {
+          var send = document.createElement("button");
+          send.type = "button";
+          send.textContent = "Send now";
+          send.className = "send";
+          send.addEventListener("click", function () { sendCampaign(c.id); });
+          actions.appendChild(send);
+        }
+        var report = document.createElement("button");
+        report.type = "button";
+        report.textContent = "Report";
+        report.className = "report";
+        report.addEventListener("click", function () { showReport(c.id); });
+        actions.appendChild(report);
+        body.appendChild(row);
+      });
+    });
+  }
+
+  function sendCampaign(id) {
+    api("POST", "/api/campaigns/" + id + "/send").then(function (result) {
+      if (result.deferred_until) {
+        toast("Quiet hours: it goes out at " + result.deferred_until);
+      } else {
+        toast(result.queued + " queued, " + result.capped + " held back by the frequency cap");
+      }
+      return loadCampaigns();
+    }).catch(function (e) { toast(e.message, true); });
+  }
+
+  function showReport(id) {
+    api("GET", "/api/campaigns/" + id + "/report").then(function (r) {
+      $("report").hidden = false;
+      $("report-title").textContent = "Report: " + r.name;
+      var bars = [["Reached", r.reached], ["Queued", r.queued], ["Failed", r.failed],
+                  ["Opted out", r.opted_out], ["Replies", r.replies], ["Orders (7 days)", r.orders]];
+      drawBars($("report-chart"), bars);
+      $("report-figures").textContent = r.recipients + " recipients; conversion " +
+        (r.conversion * 100).toFixed(1) + "% (orders within 7 days per reached customer)";
+    }).catch(function (e) { toast(e.message, true); });
+  }
+
+  function drawBars(svg, bars) {
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var max = Math.max(1, Math.max.apply(null, bars.map(function (b) { return b[1]; })));
+    var width = 520, height = 220, base = 180, slot = width / bars.length;
+    bars.forEach(function (b, i) {
+      var h = Math.round((base - 20) * b[1] / max);
+      var rect = document.createElementNS(SVG, "rect");
+      rect.setAttribute("x", String(i * slot + 12));
+      rect.setAttribute("y", String(base - h));
+      rect.setAttribute("width", String(slot - 24));
+      rect.setAttribute("height", String(h));
+      rect.setAttribute("fill", "#34457a");
+      rect.setAttribute("data-label", b[0]);
+      rect.setAttribute("data-value", String(b[1]));
+      svg.appendChild(rect);
+      var value = document.createElementNS(SVG, "text");
+      value.setAttribute("x", String(i * slot + slot / 2));
+      value.setAttribute("y", String(base - h - 4));
+      value.setAttribute("text-anchor", "middle");
+      value.textContent = String(b[1]);
+      svg.appendChild(value);
+      var label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", String(i * slot + slot / 2));
+      label.setAttribute("y", String(base + 18));
+      label.setAttribute("text-anchor", "middle");
+      label.setAttribute("font-size", "11");
+      label.textContent = b[0];
+      svg.appendChild(label);
+    });
+  }
+
+  $("seg-count").addEventListener("click", function () {
+    api("POST", "/api/segments/count", { rules: rules() }).then(function (c) {
+      $("seg-audience").textContent = c.audience + " reachable with consent (of " + c.members + ")";
+    }).catch(function (e) { toast(e.message, true); });
+  });
+
+  $("segment-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("POST", "/api/segments", { name: $("seg-name").value, rules: rules() }).then(function (s) {
+      toast("Saved " + s.name + ": " + s.audience + " reachable");
+      return loadSegments();
+    }).catch(function (e) { toast(e.message, true); });
+  });
+
+  $("camp-preview").addEventListener("click", function () {
+    api("POST", "/api/campaigns/preview", { message: $("camp-message").value,
+                                             segment_id: Number($("camp-segment").value) || null
+    }).then(function (p) {
+      var box = $("preview");
+      box.hidden = false;
+      box.textContent = p.text + "\n[" + p.buttons.map(function (b) { return b.title; }).join("] [") + "]";
+    }).catch(function (e) { toast(e.message, true); });
+  });
+
+  $("campaign-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = { name: $("camp-name").value, message: $("camp-message").value,
+                 segment_id: Number($("camp-segment").value) || null };
+    if ($("camp-when").value) body.scheduled_at = new Date($("camp-when").value).toISOString();
+    api("POST", "/api/campaigns", body).then(function (c) {
+      toast("Created " + c.name + (c.scheduled_at ? " (scheduled)" : ": send it from the list"));
+      return loadCampaigns();
+    }).catch(function (e) { toast(e.message, true); });
+  });
+
+  loadSegments().then(loadCampaigns).catch(function (e) { toast(e.message, true); });
+})();

@@ -1,0 +1,344 @@
+"""The gateway's units of work on crm_store, each run in a worker thread.
+
+SQLAlchemy sessions block; the gateway's event loop must not. Every call here opens one
+short session in a thread (`asyncio.to_thread`), does one thing through crm_store's services
+and returns plain frozen dataclasses, so no ORM object crosses back into async code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Button, ChatMessage, Content
+from crm_store.db import session_scope
+from crm_store.models import (
+    Conversation,
+    ConversationMode,
+    Handoff,
+    Message,
+    SenderKind,
+    utcnow,
+)
+from crm_store.services import (
+    conversations,
+    customers,
+    delivery,
+    handoffs,
+    identities,
+    link_codes,
+)
+from kefu.handoff import next_steps_text
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    id: int
+    channel: str
+    external_id: str
+    customer_id: int | None
+    mode: str
+
+    @property
+    def sender_id(self) -> str:
+        """What Rasa and the actions know the conversation by: "<channel>:<external id>"."""
+        return f"{self.channel}:{self.external_id}"
+
+    @property
+    def human(self) -> bool:
+        return self.mode == ConversationMode.HUMAN.value
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    conversation: ConversationRef
+    message: ChatMessage | None  # None: a duplicate
+    verified: bool
+
+
+@dataclass(frozen=True)
+class AfterReply:
+    conversation: ConversationRef
+    replies: list[ChatMessage]
+    # Set when this turn put the conversation in human mode (a new handoff), with its reason.
+    handoff_id: int | None
+    handoff_reason: str | None = None
+
+
+def conversation_ref(conversation: Conversation) -> ConversationRef:
+    return ConversationRef(conversation.id, conversation.channel, conversation.external_id,
+                           conversation.customer_id, ConversationMode(conversation.mode).value)
+
+
+def chat_message(message: Message) -> ChatMessage:
+    return ChatMessage(
+        id=message.id, conversation_id=message.conversation_id,
+        direction=message.direction.value, sender=message.sender_kind.value,
+        content=Content.from_stored(message.text, message.payload),
+        created_at=message.created_at,
+        status=message.delivery_status.value if message.delivery_status else None,
+        staff_id=message.staff_id,
+        client_id=(message.payload or {}).get("client_id"),
+    )
+
+
+async def run(work: Callable[[Session], T]) -> T:
+    """`work(session)` as one unit of work in a thread; commits when it returns."""
+
+    def unit() -> T:
+        with session_scope() as session:
+            return work(session)
+
+    return await asyncio.to_thread(unit)
+
+
+# --- inbound -----------------------------------------------------------------------------------
+
+def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | None,
+                   payload: dict[str, Any] | None) -> Callable[[Session], StoredInbound]:
+    def work(session: Session) -> StoredInbound:
+        stored = delivery.record_inbound(session, channel=channel, external_id=external_id,
+                                         text=text, dedupe_key=dedupe_key, payload=payload)
+        message = chat_message(stored.message) if stored.message is not None else None
+        return StoredInbound(conversation_ref(stored.conversation), message, stored.verified)
+    return work
+
+
+def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None,
+                confidence: float | None, contents: list[Content],
+                handoff_reason: str | None,
+                required_handoff: str | None = None
+                ) -> Callable[[Session], AfterReply]:
+    """Fill in what Rasa understood, store its replies, and apply a handoff it asked for.
+
+    An active handoff means human mode whoever created it: the dialogue signals one with a
+    `custom: {"type": "handoff"}` message, or an action may have requested it in the store.
+    `required_handoff` (a reason) is for an explicit request (/human): if the dialogue did
+    not hand over, the gateway does, and says what action_handoff would have said (queue
+    place or when staff are back) instead of whatever Rasa said.
+    """
+    def work(session: Session) -> AfterReply:
+        nonlocal contents, handoff_reason
+        if inbound_id is not None and (intent is not None or confidence is not None):
+            delivery.set_understanding(session, message_id=inbound_id, intent=intent,
+                                       confidence=_clamp(confidence))
+        forced = (required_handoff is not None and handoff_reason is None
+                  and handoffs.active_for(session, conversation_id=conversation_id) is None)
+        if forced:
+            handoff_reason, contents = required_handoff, []
+        replies = [delivery.queue_outbound(session, conversation_id=conversation_id,
+                                           text=c.text, payload=c.payload(),
+                                           sender_kind=SenderKind.BOT)
+                   for c in contents if not c.empty]
+        handoff = _enter_human_mode(session, conversation_id, handoff_reason)
+        if forced and handoff is not None:
+            text = next_steps_text(handoffs.position(session, handoff_id=handoff.id))
+            replies.append(delivery.queue_outbound(session, conversation_id=conversation_id,
+                                                   text=text, payload=None,
+                                                   sender_kind=SenderKind.BOT))
+        conversation = conversations.get(session, conversation_id=conversation_id)
+        return AfterReply(conversation_ref(conversation), [chat_message(m) for m in replies],
+                          handoff.id if handoff else None, handoff.reason if handoff else None)
+    return work
+
+
+def request_handoff(conversation_id: int, reason: str) -> Callable[[Session], int]:
+    return lambda session: _enter_human_mode(session, conversation_id, reason).id
+
+
+def _enter_human_mode(session: Session, conversation_id: int,
+                      reason: str | None) -> Handoff | None:
+    """Human mode with a waiting handoff; the handoff, or None if there is none.
+
+    Called only for a conversation that was in bot mode when the turn began, so a handoff
+    found active here is new to the gateway (even if an action already switched the mode).
+    """
+    active = handoffs.active_for(session, conversation_id=conversation_id)
+    if active is None and reason is not None:
+        active = handoffs.request(session, conversation_id=conversation_id, reason=reason)
+    if active is None:
+        return None
+    handoffs.mark_waiting(session, handoff_id=active.id)
+    conversations.set_mode(session, conversation_id=conversation_id, mode=ConversationMode.HUMAN)
+    return active
+
+
+def _clamp(confidence: float | None) -> float | None:
+    return None if confidence is None else min(1.0, max(0.0, float(confidence)))
+
+
+# --- outbound ----------------------------------------------------------------------------------
+
+def queue_outbound(conversation_id: int, content: Content, sender: str,
+                   staff_id: int | None = None) -> Callable[[Session], ChatMessage]:
+    def work(session: Session) -> ChatMessage:
+        message = delivery.queue_outbound(session, conversation_id=conversation_id,
+                                          text=content.text, payload=content.payload(),
+                                          sender_kind=sender, staff_id=staff_id)
+        return chat_message(message)
+    return work
+
+
+def claim(message_id: int, until: datetime) -> Callable[[Session], bool]:
+    return lambda session: delivery.claim(session, message_id=message_id, until=until)
+
+
+def record_attempt(message_id: int, status: str, error: str | None = None,
+                   retry_at: datetime | None = None) -> Callable[[Session], None]:
+    def work(session: Session) -> None:
+        delivery.record_attempt(session, message_id=message_id, status=status, error=error,
+                                retry_at=retry_at)
+    return work
+
+
+def record_failure(message_id: int, error: str, *, final: bool, retry_after: float | None,
+                   max_attempts: int, backoff: Callable[[int], float]
+                   ) -> Callable[[Session], tuple[int, bool, float]]:
+    """A failed attempt: (attempts so far, gave up?, seconds until the next attempt)."""
+    def work(session: Session) -> tuple[int, bool, float]:
+        message = delivery.get_message(session, message_id=message_id)
+        attempts = (message.attempts or 0) + 1
+        if final or attempts >= max_attempts:
+            delivery.record_attempt(session, message_id=message_id, status="failed", error=error)
+            return attempts, True, 0.0
+        delay = retry_after if retry_after is not None else backoff(attempts)
+        delivery.record_attempt(session, message_id=message_id, status="pending", error=error,
+                                retry_at=utcnow() + timedelta(seconds=delay))
+        return attempts, False, delay
+    return work
+
+
+def defer(message_id: int, until: datetime | None) -> Callable[[Session], None]:
+    def work(session: Session) -> None:
+        delivery.defer(session, message_id=message_id, until=until)
+    return work
+
+
+def mark_delivered(conversation_id: int, ids: list[int]) -> Callable[[Session], int]:
+    return lambda session: delivery.mark_delivered(session, conversation_id=conversation_id,
+                                                   message_ids=ids)
+
+
+def due(exclude: set[int]) -> Callable[[Session], list[tuple[ChatMessage, ConversationRef]]]:
+    def work(session: Session) -> list[tuple[ChatMessage, ConversationRef]]:
+        return [(chat_message(m), conversation_ref(c))
+                for m, c in delivery.due(session, exclude=exclude)]
+    return work
+
+
+# --- conversations -----------------------------------------------------------------------------
+
+def get_conversation(conversation_id: int) -> Callable[[Session], ConversationRef | None]:
+    def work(session: Session) -> ConversationRef | None:
+        conversation = conversations.get(session, conversation_id=conversation_id)
+        return conversation_ref(conversation) if conversation else None
+    return work
+
+
+def start_conversation(channel: str, external_id: str) -> Callable[[Session], ConversationRef]:
+    return lambda session: conversation_ref(
+        conversations.get_or_start(session, channel=channel, external_id=external_id))
+
+
+def find_conversation(channel: str, external_id: str
+                      ) -> Callable[[Session], ConversationRef | None]:
+    def work(session: Session) -> ConversationRef | None:
+        from sqlalchemy import select
+
+        conversation = session.scalar(select(Conversation).where(
+            Conversation.channel == channel, Conversation.external_id == external_id))
+        return conversation_ref(conversation) if conversation else None
+    return work
+
+
+def latest_conversation(customer_id: int, channel: str | None
+                        ) -> Callable[[Session], ConversationRef | None]:
+    """The customer's most recently active conversation (on `channel` if given)."""
+    def work(session: Session) -> ConversationRef | None:
+        for conversation in conversations.for_customer(session, customer_id=customer_id):
+            if channel is None or conversation.channel == channel:
+                return conversation_ref(conversation)
+        return None
+    return work
+
+
+def history(conversation_id: int, limit: int) -> Callable[[Session], list[ChatMessage]]:
+    return lambda session: [chat_message(m) for m in conversations.history(
+        session, conversation_id=conversation_id, limit=limit)]
+
+
+def set_mode(conversation_id: int, mode: str) -> Callable[[Session], ConversationRef]:
+    return lambda session: conversation_ref(
+        conversations.set_mode(session, conversation_id=conversation_id, mode=mode))
+
+
+def button(message_id: int, index: int, conversation_id: int
+           ) -> Callable[[Session], Button | None]:
+    """A button of a message the bot sent in this conversation (Telegram callback data)."""
+    def work(session: Session) -> Button | None:
+        message = delivery.get_message(session, message_id=message_id)
+        if message is None or message.conversation_id != conversation_id:
+            return None
+        buttons = Content.from_stored(message.text, message.payload).buttons
+        return buttons[index] if 0 <= index < len(buttons) else None
+    return work
+
+
+# --- customers ---------------------------------------------------------------------------------
+
+def withdraw_consent(customer_id: int, source: str) -> Callable[[Session], None]:
+    def work(session: Session) -> None:
+        customers.set_marketing_consent(session, customer_id=customer_id, opt_in=False,
+                                        source=source, actor=f"customer:{customer_id}")
+    return work
+
+
+def issue_link_code(channel: str, external_id: str) -> Callable[[Session], tuple[str, datetime]]:
+    def work(session: Session) -> tuple[str, datetime]:
+        link = link_codes.issue(session, channel=channel, external_id=external_id)
+        return link.code, link.expires_at
+    return work
+
+
+def redeem_link_code(code: str, channel: str, external_id: str) -> Callable[[Session], int]:
+    def work(session: Session) -> int:
+        return link_codes.redeem(session, code=code, channel=channel,
+                                 external_id=external_id).customer_id
+    return work
+
+
+def link_verified_email(channel: str, external_id: str, email: str) -> Callable[[Session], int]:
+    """The shop vouched for this email (signed token): the identity is that customer's."""
+    def work(session: Session) -> int:
+        customer = customers.get_or_create_by_email(session, email=email)
+        identity = identities.link(session, customer_id=customer.id, channel=channel,
+                                   external_id=external_id, verified=True, actor="shop")
+        conversation = conversations.get_or_start(session, channel=channel,
+                                                  external_id=external_id)
+        conversation.customer_id = identity.customer_id
+        return customer.id
+    return work
+
+
+def identity_customer(channel: str, external_id: str
+                      ) -> Callable[[Session], tuple[int | None, bool]]:
+    def work(session: Session) -> tuple[int | None, bool]:
+        identity = identities.get(session, channel=channel, external_id=external_id)
+        return (identity.customer_id, identity.verified) if identity else (None, False)
+    return work
+
+
+def pending(conversation_id: int) -> Callable[[Session], list[ChatMessage]]:
+    """Outbound messages of a conversation not yet confirmed delivered, oldest first."""
+    return lambda session: [chat_message(m) for m in delivery.pending_for(
+        session, conversation_id=conversation_id)]

@@ -1,0 +1,156 @@
+"""`kefu import products FILE.csv`: upsert the catalog by SKU.
+
+The result lists the SKUs added, changed and (with prune) archived, so the product index can
+re-embed only those.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.db import session_scope
+from crm_store.importers.common import (
+    ImportRejected,
+    ImportResult,
+    Progress,
+    RowError,
+    RowProblem,
+    parse_decimal,
+    parse_int,
+    read_rows,
+    report_progress,
+    split_list,
+)
+from crm_store.models import Product, utcnow
+from crm_store.services import audit
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("sku", "name", "category", "price", "description", "stock", "tags")
+_SKU = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    row: int
+    sku: str
+    name: str
+    category: str
+    price: Decimal
+    description: str
+    stock: int
+    tags: list[str]
+
+
+def parse_row(number: int, cells: dict[str, str]) -> ProductRow:
+    problems = []
+
+    def attempt(fn):
+        try:
+            return fn()
+        except RowProblem as exc:
+            problems.append(str(exc))
+            return None
+
+    sku = cells["sku"].upper()
+    if not sku:
+        problems.append("sku is empty")
+    elif not _SKU.match(sku):
+        problems.append(f"sku {cells['sku']!r} may hold only letters, digits and . _ / -")
+    if not cells["name"]:
+        problems.append("name is empty")
+    if not cells["category"]:
+        problems.append("category is empty")
+    price = attempt(lambda: parse_decimal(cells["price"], "price"))
+    stock = None
+    if not cells["stock"]:
+        problems.append("stock is empty")
+    else:
+        stock = attempt(lambda: parse_int(cells["stock"], "stock", minimum=0))
+    if problems:
+        raise RowProblem("; ".join(problems))
+    return ProductRow(number, sku, cells["name"], cells["category"], price,
+                      cells["description"], stock, split_list(cells["tags"]))
+
+
+def _differs(product: Product, row: ProductRow) -> bool:
+    return (product.name, product.category, product.price, product.description, product.stock,
+            list(product.tags), product.archived_at is not None) != (
+        row.name, row.category, row.price, row.description, row.stock, row.tags, False)
+
+
+def import_products(
+    path: Path,
+    *,
+    prune: bool = False,
+    progress: Progress | None = None,
+    session: Session | None = None,
+) -> ImportResult:
+    """Validate the whole file, then write it in one transaction (or not at all).
+
+    prune: archive products the file does not mention (the file is the whole catalog).
+    """
+    path = Path(path)
+    result = ImportResult(kind="products", path=path)
+    rows = read_rows(path, columns=COLUMNS, result=result)
+    errors: list[RowError] = []
+    parsed: dict[str, ProductRow] = {}
+    for number, cells in rows:
+        try:
+            row = parse_row(number, cells)
+        except RowProblem as exc:
+            errors.append(RowError(number, str(exc)))
+            continue
+        if row.sku in parsed:
+            result.warnings.append(f"row {number}: SKU {row.sku} repeats row "
+                                   f"{parsed[row.sku].row}; the later row is used")
+        parsed[row.sku] = row
+    if errors:
+        raise ImportRejected(path, errors)
+    if session is None:
+        with session_scope() as own:
+            _write(own, parsed, prune, result, progress)
+    else:
+        _write(session, parsed, prune, result, progress)
+    logger.info("%s", result.summary())
+    return result
+
+
+def _write(session: Session, parsed: dict[str, ProductRow], prune: bool, result: ImportResult,
+           progress: Progress | None) -> None:
+    existing = {p.sku: p for p in session.scalars(select(Product))}
+    now = utcnow()
+    for done, row in enumerate(parsed.values(), start=1):
+        product = existing.get(row.sku)
+        if product is None:
+            session.add(Product(sku=row.sku, name=row.name, category=row.category,
+                                price=row.price, description=row.description, stock=row.stock,
+                                tags=row.tags, created_at=now, updated_at=now))
+            result.added.append(row.sku)
+        elif _differs(product, row):
+            product.name, product.category, product.price = row.name, row.category, row.price
+            product.description, product.stock, product.tags = row.description, row.stock, row.tags
+            product.archived_at = None
+            product.updated_at = now
+            result.changed.append(row.sku)
+        else:
+            result.unchanged += 1
+        report_progress(progress, done, len(parsed))
+    if prune:
+        for sku, product in existing.items():
+            if sku not in parsed and product.archived_at is None:
+                product.archived_at = now
+                product.updated_at = now
+                result.removed.append(sku)
+    if result.touched:
+        audit.record(session, actor="import", action="products.import", entity="product",
+                     details={"file": result.path.name, "added": len(result.added),
+                              "changed": len(result.changed), "removed": len(result.removed)})
+    session.flush()

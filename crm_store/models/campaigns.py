@@ -1,0 +1,65 @@
+"""Marketing campaigns and their per-customer deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm_store.models.base import Base, str_enum, utcnow
+from crm_store.models.enums import CampaignStatus, DeliveryStatus
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The interest topic the audience is chosen by (e.g. "hiking").
+    # Topic campaigns (the first kind) pick their audience by one interest; segment campaigns
+    # by a saved segment; triggered ones are a new product's notification (product_sku).
+    topic: Mapped[str | None] = mapped_column(String(80))
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16), default="campaign", server_default="campaign")
+    product_sku: Mapped[str | None] = mapped_column(String(64))
+    scheduled_at: Mapped[datetime | None]
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[CampaignStatus] = mapped_column(str_enum(CampaignStatus, "campaign_status"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    deliveries: Mapped[list[CampaignDelivery]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignDelivery.id"
+    )
+
+
+class CampaignDelivery(Base):
+    __tablename__ = "campaign_deliveries"
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        str_enum(DeliveryStatus, "campaign_delivery_status")
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    # The customer answered or clicked: the "response" in response rate.
+    responded_at: Mapped[datetime | None]
+    # The gateway's outbound message carrying it: its delivery status is the delivery's.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="deliveries")

@@ -1,0 +1,418 @@
+"""Service KPIs for the dashboard: read-only queries over conversations, messages, handoffs,
+tickets, orders and campaigns.
+
+Every function takes a Session and a `Scope` (period, optional channel, optional agent) and
+returns plain dicts and lists, ready for JSON and CSV. Aggregation happens in SQL; only
+per-conversation or per-handoff timestamps come back to Python where a percentile is needed
+(SQLite has no percentile function and the two backends subtract timestamps differently).
+
+Definitions (the README repeats them):
+- a conversation belongs to the period when it *started* in it; message counts use the
+  message's own time;
+- bot first response: from the customer's first message to the first bot reply after it;
+  human first response: from a handoff request to the first agent message after it;
+- contained: a conversation in which the customer wrote and no handoff was ever requested;
+- queue wait: from a handoff request to its claim (unclaimed ones are counted separately);
+- not understood: an inbound customer message whose intent is `nlu_fallback` or whose
+  confidence is below `LOW_CONFIDENCE`;
+- SLA breach: a ticket resolved after its deadline, or still unresolved past it;
+- repeat purchase: among customers with an order placed before the period ends, the share
+  with two or more; retention: among customers who ordered before the period started, the
+  share who ordered again inside it; both split by whether the customer ever chatted;
+- campaign conversion: recipients (sent or delivered) who placed an order within
+  `CONVERSION_DAYS` after the notification went out.
+Cancelled orders count as no order. Messages are told apart by sender kind alone (customers'
+are always inbound, bot and agent ones outbound), which lets the indexes of migration 0006
+answer without reading the rows.
+
+Agents see their own figures: with `Scope.agent_id` the conversation KPIs cover only
+conversations whose handoff that agent claimed, and tickets only those assigned to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from crm_store.models import (
+    Campaign,
+    CampaignDelivery,
+    Conversation,
+    DeliveryStatus,
+    Handoff,
+    Message,
+    Order,
+    OrderStatus,
+    SenderKind,
+    Ticket,
+    TicketKind,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_INTENT = "nlu_fallback"
+# Below this the NLU was guessing: the FallbackClassifier threshold in config.yml (keep equal).
+LOW_CONFIDENCE = 0.6
+CONVERSION_DAYS = 7
+TOP_INTENTS = 10
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a dashboard shows: [start, end), one channel or all, one agent or everyone."""
+
+    start: datetime
+    end: datetime
+    channel: str | None = None
+    agent_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError("the period must end after it starts")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100) of `values`; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if whole == 0 else part / whole
+
+
+def _day(session: Session, column) -> ColumnElement[str]:
+    """The UTC calendar day of a timestamp as 'YYYY-MM-DD' on both backends."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite stores naive UTC text (UTCDateTime), so its date part is the UTC day.
+    return func.strftime("%Y-%m-%d", column)
+
+
+def _days(scope: Scope) -> list[str]:
+    day = scope.start.date()
+    last = (scope.end - timedelta(microseconds=1)).date()
+    out = []
+    while day <= last:
+        out.append(day.isoformat())
+        day += timedelta(days=1)
+    return out
+
+
+def _conversations(scope: Scope) -> Select:
+    """Ids of the conversations in scope: started in the period, on the channel, and for an
+    agent, handed off to them."""
+    query = select(Conversation.id).where(Conversation.started_at >= scope.start,
+                                          Conversation.started_at < scope.end)
+    if scope.channel:
+        query = query.where(Conversation.channel == scope.channel)
+    if scope.agent_id is not None:
+        query = query.where(exists().where(Handoff.conversation_id == Conversation.id,
+                                           Handoff.claimed_by_id == scope.agent_id))
+    return query
+
+
+def _seconds(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds()
+
+
+def _not_understood() -> ColumnElement[bool]:
+    return or_(Message.intent == FALLBACK_INTENT, Message.confidence < LOW_CONFIDENCE)
+
+
+def _customer_messages(scope: Scope) -> list[ColumnElement[bool]]:
+    """Inbound customer messages written in the period, within the scope's conversations."""
+    conditions = [Message.created_at >= scope.start, Message.created_at < scope.end,
+                  Message.sender_kind == SenderKind.CUSTOMER]
+    if scope.channel or scope.agent_id is not None:
+        conditions.append(Message.conversation_id.in_(_in_channel(scope)))
+    return conditions
+
+
+def _in_channel(scope: Scope) -> Select:
+    """Conversations on the channel (any start date), for counting messages by their own time."""
+    query = select(Conversation.id)
+    if scope.channel:
+        query = query.where(Conversation.channel == scope.channel)
+    if scope.agent_id is not None:
+        query = query.where(exists().where(Handoff.conversation_id == Conversation.id,
+                                           Handoff.claimed_by_id == scope.agent_id))
+    return query
+
+
+# --- the KPIs ------------------------------------------------------------------------------------
+
+def volume_per_day(session: Session, scope: Scope) -> list[dict]:
+    """Conversations started and messages written per day (every day of the period listed)."""
+    conv_day = _day(session, Conversation.started_at)
+    started = dict(session.execute(
+        select(conv_day, func.count()).where(Conversation.id.in_(_conversations(scope)))
+        .group_by(conv_day)).all())
+    msg_day = _day(session, Message.created_at)
+    conditions = [Message.created_at >= scope.start, Message.created_at < scope.end]
+    if scope.channel or scope.agent_id is not None:
+        conditions.append(Message.conversation_id.in_(_in_channel(scope)))
+    written = dict(session.execute(
+        select(msg_day, func.count()).where(*conditions).group_by(msg_day)).all())
+    return [{"day": day, "conversations": started.get(day, 0), "messages": written.get(day, 0)}
+            for day in _days(scope)]
+
+
+def first_response_times(session: Session, scope: Scope) -> dict:
+    """Seconds to the first bot reply and to the first agent reply after a handoff, p50/p95."""
+    first_in = (
+        select(Message.conversation_id.label("cid"), func.min(Message.created_at).label("t0"))
+        .where(Message.conversation_id.in_(_conversations(scope)),
+               Message.sender_kind == SenderKind.CUSTOMER)
+        .group_by(Message.conversation_id).subquery())
+    bot_rows = session.execute(
+        select(first_in.c.t0, func.min(Message.created_at))
+        .join(Message, and_(Message.conversation_id == first_in.c.cid,
+                            Message.created_at >= first_in.c.t0,
+                            Message.sender_kind == SenderKind.BOT))
+        .group_by(first_in.c.cid, first_in.c.t0)).all()
+    bot = [_seconds(reply, asked) for asked, reply in bot_rows]
+
+    handoffs = (select(Handoff.id, Handoff.conversation_id, Handoff.requested_at)
+                .where(Handoff.conversation_id.in_(_conversations(scope))))
+    if scope.agent_id is not None:
+        handoffs = handoffs.where(Handoff.claimed_by_id == scope.agent_id)
+    handoffs = handoffs.subquery()
+    agent_reply = [Message.conversation_id == handoffs.c.conversation_id,
+                   Message.created_at >= handoffs.c.requested_at,
+                   Message.sender_kind == SenderKind.AGENT]
+    if scope.agent_id is not None:
+        agent_reply.append(Message.staff_id == scope.agent_id)
+    human_rows = session.execute(
+        select(handoffs.c.requested_at, func.min(Message.created_at))
+        .join(Message, and_(*agent_reply))
+        .group_by(handoffs.c.id, handoffs.c.requested_at)).all()
+    human = [_seconds(reply, asked) for asked, reply in human_rows]
+    return {
+        "bot": {"count": len(bot), "p50_s": percentile(bot, 50), "p95_s": percentile(bot, 95)},
+        "human": {"count": len(human), "p50_s": percentile(human, 50),
+                  "p95_s": percentile(human, 95)},
+    }
+
+
+def containment(session: Session, scope: Scope) -> dict:
+    """Conversations where the customer wrote; how many never needed a person."""
+    customer_wrote = exists().where(Message.conversation_id == Conversation.id,
+                                    Message.sender_kind == SenderKind.CUSTOMER)
+    handed_off = exists().where(Handoff.conversation_id == Conversation.id)
+    total, escalated = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((handed_off, 1), else_=0)), 0))
+        .where(Conversation.id.in_(_conversations(scope)), customer_wrote)).one()
+    contained = total - escalated
+    return {"conversations": total, "contained": contained, "handed_off": escalated,
+            "containment_rate": _rate(contained, total), "handoff_rate": _rate(escalated, total)}
+
+
+def queue_wait(session: Session, scope: Scope) -> dict:
+    """Handoffs requested in the period: seconds waiting for a claim, p50/p95."""
+    query = (select(Handoff.requested_at, Handoff.claimed_at)
+             .join(Conversation, Conversation.id == Handoff.conversation_id)
+             .where(Handoff.requested_at >= scope.start, Handoff.requested_at < scope.end))
+    if scope.channel:
+        query = query.where(Conversation.channel == scope.channel)
+    if scope.agent_id is not None:
+        query = query.where(Handoff.claimed_by_id == scope.agent_id)
+    rows = session.execute(query).all()
+    waits = [_seconds(claimed, asked) for asked, claimed in rows if claimed is not None]
+    return {"handoffs": len(rows), "claimed": len(waits), "unclaimed": len(rows) - len(waits),
+            "p50_s": percentile(waits, 50), "p95_s": percentile(waits, 95)}
+
+
+def csat(session: Session, scope: Scope) -> dict:
+    """Ratings given in the period (by rating time): average and count per score 1-5."""
+    query = (select(Conversation.satisfaction, func.count())
+             .where(Conversation.rated_at >= scope.start, Conversation.rated_at < scope.end,
+                    Conversation.satisfaction.is_not(None))
+             .group_by(Conversation.satisfaction))
+    if scope.channel:
+        query = query.where(Conversation.channel == scope.channel)
+    if scope.agent_id is not None:
+        query = query.where(exists().where(Handoff.conversation_id == Conversation.id,
+                                           Handoff.claimed_by_id == scope.agent_id))
+    counts = dict(session.execute(query).all())
+    distribution = [{"score": score, "count": counts.get(score, 0)} for score in range(1, 6)]
+    total = sum(counts.values())
+    average = None if total == 0 else sum(s * n for s, n in counts.items()) / total
+    return {"ratings": total, "average": average, "distribution": distribution}
+
+
+def _tickets(scope: Scope, *conditions) -> list:
+    where = [Ticket.created_at >= scope.start, Ticket.created_at < scope.end, *conditions]
+    if scope.channel:
+        where.append(Ticket.channel == scope.channel)
+    if scope.agent_id is not None:
+        where.append(Ticket.assignee_id == scope.agent_id)
+    return where
+
+
+def complaints(session: Session, scope: Scope) -> dict:
+    """Complaints opened in the period, by category and by status."""
+    where = _tickets(scope, Ticket.kind == TicketKind.COMPLAINT)
+    by_category = session.execute(select(Ticket.category, func.count()).where(*where)
+                                  .group_by(Ticket.category).order_by(Ticket.category)).all()
+    by_status = session.execute(select(Ticket.status, func.count()).where(*where)
+                                .group_by(Ticket.status).order_by(Ticket.status)).all()
+    return {"total": sum(n for _, n in by_category),
+            "by_category": [{"category": c.value, "count": n} for c, n in by_category],
+            "by_status": [{"status": s.value, "count": n} for s, n in by_status]}
+
+
+def sla_breaches(session: Session, scope: Scope, *, now: datetime | None = None) -> dict:
+    """Tickets opened in the period that missed their deadline, by kind."""
+    now = now or utcnow()
+    breached = or_(and_(Ticket.resolved_at.is_not(None), Ticket.resolved_at > Ticket.sla_due_at),
+                   and_(Ticket.resolved_at.is_(None), Ticket.sla_due_at < now))
+    rows = session.execute(
+        select(Ticket.kind, func.count(), func.coalesce(func.sum(case((breached, 1), else_=0)), 0))
+        .where(*_tickets(scope)).group_by(Ticket.kind).order_by(Ticket.kind)).all()
+    tickets = sum(n for _, n, _ in rows)
+    missed = sum(b for _, _, b in rows)
+    return {"tickets": tickets, "breached": missed, "breach_rate": _rate(missed, tickets),
+            "by_kind": [{"kind": k.value, "tickets": n, "breached": b} for k, n, b in rows]}
+
+
+def top_intents(session: Session, scope: Scope, *, limit: int = TOP_INTENTS) -> list[dict]:
+    """The intents customers' messages were understood as most often."""
+    rows = session.execute(
+        select(Message.intent, func.count().label("n"))
+        .where(*_customer_messages(scope), Message.intent.is_not(None))
+        .group_by(Message.intent).order_by(func.count().desc(), Message.intent)
+        .limit(limit)).all()
+    return [{"intent": intent, "count": n} for intent, n in rows]
+
+
+def fallback_rate(session: Session, scope: Scope) -> dict:
+    """Share of customer messages the bot did not understand (fallback or low confidence)."""
+    total, missed = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((_not_understood(), 1), else_=0)), 0))
+        .where(*_customer_messages(scope))).one()
+    return {"messages": total, "not_understood": missed, "fallback_rate": _rate(missed, total)}
+
+
+def repeat_and_retention(session: Session, scope: Scope) -> list[dict]:
+    """Repeat-purchase and retention rates of customers who chatted and those who did not."""
+    flag = lambda condition: case((condition, 1), else_=0)  # noqa: E731
+    # One pass over the orders placed before the period ends, one row per buyer.
+    buyers = (
+        select(Order.customer_id.label("customer_id"),
+               func.count().label("orders"),
+               func.max(flag(Order.created_at < scope.start)).label("earlier"),
+               func.max(flag(Order.created_at >= scope.start)).label("during"))
+        .where(Order.status != OrderStatus.CANCELLED, Order.created_at < scope.end)
+        .group_by(Order.customer_id).subquery())
+    chatters = (select(Conversation.customer_id.label("customer_id"))
+                .where(Conversation.customer_id.is_not(None)).distinct().subquery())
+    group = case((chatters.c.customer_id.is_not(None), "chatted"), else_="did not chat")
+    total = lambda condition: func.coalesce(func.sum(flag(condition)), 0)  # noqa: E731
+    rows = session.execute(
+        select(group, func.count(), total(buyers.c.orders >= 2), total(buyers.c.earlier == 1),
+               total(and_(buyers.c.earlier == 1, buyers.c.during == 1)))
+        .select_from(buyers)
+        .outerjoin(chatters, chatters.c.customer_id == buyers.c.customer_id)
+        .group_by(group)).all()
+    found = {name: rest for name, *rest in rows}
+    out = []
+    for name in ("chatted", "did not chat"):
+        count, repeaters, earlier, returned = found.get(name, (0, 0, 0, 0))
+        out.append({"group": name, "buyers": count, "repeat_buyers": repeaters,
+                    "repeat_purchase_rate": _rate(repeaters, count),
+                    "earlier_buyers": earlier, "retained": returned,
+                    "retention_rate": _rate(returned, earlier)})
+    return out
+
+
+def campaign_conversion(session: Session, scope: Scope, *,
+                        days: int = CONVERSION_DAYS) -> list[dict]:
+    """Campaigns sent in the period: recipients, and recipients who ordered within `days`."""
+    sent_at = func.coalesce(CampaignDelivery.sent_at, CampaignDelivery.created_at)
+    recipients = (select(CampaignDelivery.campaign_id, CampaignDelivery.customer_id,
+                         sent_at.label("sent_at"))
+                  .join(Campaign, Campaign.id == CampaignDelivery.campaign_id)
+                  .where(CampaignDelivery.status.in_([DeliveryStatus.SENT,
+                                                      DeliveryStatus.DELIVERED]),
+                         sent_at >= scope.start, sent_at < scope.end))
+    if scope.channel:
+        recipients = recipients.where(CampaignDelivery.channel == scope.channel)
+    recipients = recipients.subquery()
+    # Adding days to a timestamp differs per dialect, so SQL finds each recipient's first order
+    # after the notification and the 7-day test runs here (one row per recipient).
+    rows = session.execute(
+        select(recipients.c.campaign_id, recipients.c.customer_id, recipients.c.sent_at,
+               func.min(Order.created_at))
+        .outerjoin(Order, and_(Order.customer_id == recipients.c.customer_id,
+                               Order.status != OrderStatus.CANCELLED,
+                               Order.created_at >= recipients.c.sent_at))
+        .group_by(recipients.c.campaign_id, recipients.c.customer_id,
+                  recipients.c.sent_at)).all()
+    per_campaign: dict[int, list[int]] = {}
+    window = timedelta(days=days)
+    for campaign_id, _customer, sent, first_order in rows:
+        counts = per_campaign.setdefault(campaign_id, [0, 0])
+        counts[0] += 1
+        sent = _aware(sent)
+        if first_order is not None and _aware(first_order) - sent <= window:
+            counts[1] += 1
+    names = dict(session.execute(select(Campaign.id, Campaign.name)
+                                 .where(Campaign.id.in_(list(per_campaign)))).all())
+    return [{"campaign_id": cid, "campaign": names.get(cid, str(cid)), "recipients": n,
+             "converted": c, "conversion_rate": _rate(c, n)}
+            for cid, (n, c) in sorted(per_campaign.items())]
+
+
+def _aware(value) -> datetime:
+    """coalesce() loses the column type on SQLite, so a timestamp may come back as text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def not_understood_messages(session: Session, scope: Scope, *, limit: int = 500) -> list[dict]:
+    """The newest customer messages the bot did not understand, for the inbox."""
+    rows = session.execute(
+        select(Message.id, Message.conversation_id, Message.text, Message.intent,
+               Message.confidence, Message.created_at)
+        .where(*_customer_messages(scope), _not_understood())
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
+    return [{"id": mid, "conversation_id": cid, "text": text_, "intent": intent,
+             "confidence": confidence, "created_at": at}
+            for mid, cid, text_, intent, confidence, at in rows]
+
+
+KPIS = {
+    "volume": volume_per_day,
+    "first_response": first_response_times,
+    "containment": containment,
+    "queue_wait": queue_wait,
+    "csat": csat,
+    "complaints": complaints,
+    "sla": sla_breaches,
+    "top_intents": top_intents,
+    "fallback": fallback_rate,
+    "retention": repeat_and_retention,
+    "campaigns": campaign_conversion,
+}
+# What an agent sees of the above: their own conversations and tickets, not the shop's sales.
+AGENT_KPIS = ("volume", "first_response", "containment", "queue_wait", "csat", "complaints",
+              "sla", "top_intents", "fallback")
+
+
+def dashboard(session: Session, scope: Scope) -> dict:
+    """Every KPI the scope may see, keyed as in `KPIS`."""
+    names = AGENT_KPIS if scope.agent_id is not None else tuple(KPIS)
+    return {name: KPIS[name](session, scope) for name in names}

@@ -1,0 +1,133 @@
+"""Handoffs: a person takes over a conversation from the bot, and gives it back."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm_store.errors import NotAllowed, NotFound
+from crm_store.models import Conversation, ConversationMode, Handoff, HandoffStatus, utcnow
+from crm_store.services import audit
+
+ACTIVE = (HandoffStatus.REQUESTED, HandoffStatus.WAITING, HandoffStatus.CLAIMED)
+
+
+def active_for(session: Session, *, conversation_id: int) -> Handoff | None:
+    stmt = (select(Handoff)
+            .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(ACTIVE))
+            .order_by(Handoff.id.desc()))
+    return session.scalar(stmt)
+
+
+def request(session: Session, *, conversation_id: int, reason: str | None = None,
+            actor: str = "bot") -> Handoff:
+    """Ask for a person; asking again while one is pending returns the pending handoff."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    existing = active_for(session, conversation_id=conversation_id)
+    if existing is not None:
+        return existing
+    handoff = Handoff(conversation_id=conversation_id, status=HandoffStatus.REQUESTED,
+                      reason=reason, requested_at=utcnow())
+    session.add(handoff)
+    session.flush()
+    audit.record(session, actor=actor, action="handoff.request", entity="conversation",
+                 entity_id=conversation_id, details={"handoff_id": handoff.id})
+    return handoff
+
+
+def mark_waiting(session: Session, *, handoff_id: int) -> Handoff:
+    """The request reached the agents' queue."""
+    handoff = _require(session, handoff_id)
+    if handoff.status == HandoffStatus.REQUESTED:
+        handoff.status = HandoffStatus.WAITING
+    return handoff
+
+
+def queue(session: Session) -> list[Handoff]:
+    """Unclaimed handoffs, longest waiting first."""
+    stmt = (select(Handoff)
+            .where(Handoff.status.in_((HandoffStatus.REQUESTED, HandoffStatus.WAITING)))
+            .order_by(Handoff.requested_at, Handoff.id))
+    return list(session.scalars(stmt))
+
+
+def claim(session: Session, *, handoff_id: int, staff_id: int) -> Handoff:
+    """Give the conversation to one agent. Two agents clicking at once: only the first wins."""
+    now = utcnow()
+    # One conditional UPDATE, so the check and the write cannot interleave between agents.
+    result = session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id,
+               Handoff.status.in_((HandoffStatus.REQUESTED, HandoffStatus.WAITING)))
+        .values(status=HandoffStatus.CLAIMED, claimed_by_id=staff_id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    handoff = _require(session, handoff_id)
+    session.refresh(handoff)
+    if result.rowcount != 1:
+        raise NotAllowed(f"handoff {handoff_id} is already {handoff.status.value}")
+    conversation = session.get(Conversation, handoff.conversation_id)
+    conversation.mode = ConversationMode.HUMAN
+    audit.record(session, actor=f"staff:{staff_id}", staff_id=staff_id, action="handoff.claim",
+                 entity="conversation", entity_id=handoff.conversation_id,
+                 details={"handoff_id": handoff.id})
+    return handoff
+
+
+def resolve(session: Session, *, handoff_id: int, staff_id: int | None,
+            note: str | None = None) -> Handoff:
+    """Close the handoff; the bot answers the conversation again."""
+    handoff = _require(session, handoff_id)
+    if handoff.status == HandoffStatus.RESOLVED:
+        return handoff
+    handoff.status = HandoffStatus.RESOLVED
+    handoff.resolved_at = utcnow()
+    handoff.resolution_note = note
+    conversation = session.get(Conversation, handoff.conversation_id)
+    conversation.mode = ConversationMode.BOT
+    audit.record(session, actor=f"staff:{staff_id}" if staff_id else "system", staff_id=staff_id,
+                 action="handoff.resolve", entity="conversation",
+                 entity_id=handoff.conversation_id, details={"handoff_id": handoff.id})
+    return handoff
+
+
+def position(session: Session, *, handoff_id: int) -> int:
+    """The handoff's place in the agents' queue (1 = next); 1 once it is no longer queued."""
+    ids = [h.id for h in queue(session)]
+    return ids.index(handoff_id) + 1 if handoff_id in ids else 1
+
+
+def with_status(session: Session, *, statuses: tuple[HandoffStatus, ...],
+                limit: int = 200) -> list[Handoff]:
+    """Handoffs in these states: queued ones longest waiting first, others newest first."""
+    stmt = select(Handoff).where(Handoff.status.in_(statuses))
+    if set(statuses) <= {HandoffStatus.REQUESTED, HandoffStatus.WAITING}:
+        stmt = stmt.order_by(Handoff.requested_at, Handoff.id)
+    else:
+        stmt = stmt.order_by(Handoff.requested_at.desc(), Handoff.id.desc())
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def transfer(session: Session, *, handoff_id: int, to_staff_id: int, actor_staff_id: int) -> Handoff:
+    """Hand a claimed conversation to another agent (the conversation stays with a person)."""
+    handoff = _require(session, handoff_id)
+    if handoff.status != HandoffStatus.CLAIMED:
+        raise NotAllowed(f"handoff {handoff_id} is {handoff.status.value}; only a claimed "
+                         "conversation can be transferred")
+    previous = handoff.claimed_by_id
+    # claimed_at stays: it marks when the customer stopped waiting (the dashboard's figure).
+    handoff.claimed_by_id = to_staff_id
+    audit.record(session, actor=f"staff:{actor_staff_id}", staff_id=actor_staff_id,
+                 action="handoff.transfer", entity="conversation",
+                 entity_id=handoff.conversation_id,
+                 details={"handoff_id": handoff.id, "from": previous, "to": to_staff_id})
+    return handoff
+
+
+def _require(session: Session, handoff_id: int) -> Handoff:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise NotFound(f"no handoff {handoff_id}")
+    return handoff

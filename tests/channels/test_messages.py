@@ -1,0 +1,55 @@
+"""Rasa's output -> what channels show: cards, buttons, signals, and what is never shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.messages import ChatMessage, Content, from_rasa
+from bot.shop_identity import sign, verify
+
+
+def test_product_cards_from_the_dialogue_become_cards_and_a_text_summary():
+    content, signals = from_rasa({"custom": {"type": "products", "products": [
+        {"sku": "HIK-001", "name": "Stormline Rain Jacket", "price": 129, "reason":
+         "because you're interested in hiking", "image": "https://shop.example/hik-001.jpg"},
+        {"sku": "HIK-004", "name": "Ridgeback Boots", "price": "169.00"},
+        {"name": "no sku: dropped"},
+    ]}})
+    assert signals == []
+    assert [(p.sku, p.price) for p in content.products] == [("HIK-001", "€129.00"),
+                                                            ("HIK-004", "€169.00")]
+    assert content.summary and "Stormline Rain Jacket — €129.00" in content.text
+    # Telegram gets text; the widget gets cards and no duplicate summary text.
+    assert content.plain_text().splitlines()[0] == "• Stormline Rain Jacket — €129.00"
+    message = ChatMessage(1, 1, "outbound", "bot", content, datetime.now(UTC))
+    assert message.to_json()["text"] == "" and len(message.to_json()["products"]) == 2
+    # Stored and read back, it is the same content.
+    assert Content.from_stored(content.text, content.payload()) == content
+
+
+def test_a_handoff_is_a_signal_not_a_message():
+    content, signals = from_rasa({"custom": {"type": "handoff", "reason": "angry customer"}})
+    assert content.empty
+    assert [(s.type, s.data) for s in signals] == [("handoff", {"reason": "angry customer"})]
+
+
+def test_unsafe_image_urls_and_malformed_buttons_are_dropped():
+    content, _ = from_rasa({
+        "text": "Look", "image": "javascript:alert(1)",
+        "buttons": [{"title": "Yes", "payload": "/affirm"}, {"payload": "/deny"}, "junk",
+                    {"title": "x" * 100}],
+        "custom": {"type": "products", "products": [
+            {"sku": "A", "name": "A", "image": "//evil.example/x.png"}]},
+    })
+    assert content.image is None and content.products[0].image is None
+    assert [(b.title, b.payload) for b in content.buttons] == [("Yes", "/affirm"),
+                                                               ("x" * 64, "x" * 100)]
+
+
+def test_identity_tokens_match_the_normalised_email_only_with_the_secret():
+    token = sign("s3cret", "Jane.Doe@Example.COM ")
+    assert verify("s3cret", "jane.doe@example.com", token) == "jane.doe@example.com"
+    assert verify("other", "jane.doe@example.com", token) is None
+    assert verify("s3cret", "john@example.com", token) is None
+    assert verify(None, "jane.doe@example.com", token) is None  # feature off
+    assert verify("s3cret", "not an email", token) is None

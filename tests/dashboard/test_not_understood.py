@@ -1,0 +1,102 @@
+"""The not-understood inbox: what it collects from the store, how the real MiniLM model groups
+it, and the review file labels go to."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+import yaml
+
+from bot.not_understood import LabelRefused, ReviewFile, group_messages, known_intents
+from crm_store.db import session_scope
+from crm_store.models import Conversation, Direction, Message, SenderKind
+from crm_store.services import analytics
+from crm_store.services.analytics import Scope
+from tests.dashboard.seed import END, T, seed
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def encode():
+    from knowledge.embedder import get_embedder
+
+    return get_embedder().encode
+
+
+def _messages(*texts: str) -> list[dict]:
+    return [{"id": i, "text": text, "intent": "nlu_fallback", "created_at": T + timedelta(i)}
+            for i, text in enumerate(texts, start=1)]
+
+
+def test_the_inbox_collects_fallbacks_and_low_confidence_customer_messages(store):
+    with session_scope() as session:
+        seed(session)
+        conv = Conversation(channel="web", external_id="extra", started_at=T)
+        session.add(conv)
+        session.flush()
+        # A bot message with low confidence is not the customer's: never in the inbox.
+        session.add(Message(conversation_id=conv.id, direction=Direction.OUTBOUND,
+                            sender_kind=SenderKind.BOT, text="bot", confidence=0.1,
+                            created_at=T + timedelta(hours=5)))
+    with session_scope() as session:
+        found = analytics.not_understood_messages(session, Scope(T, END))
+    assert [(m["intent"], m["confidence"]) for m in found] == [("human", 0.4),
+                                                               ("nlu_fallback", 0.3)]
+
+
+def test_similar_messages_share_a_group_named_after_the_commonest_wording(encode):
+    messages = _messages("where is my parcel", "where is my parcel", "Where is  my parcel",
+                         "my parcel has not arrived yet", "wheres my package",
+                         "can I pay with bitcoin", "do you accept crypto currency",
+                         "is the shop open on sundays", "when do you open on sunday",
+                         "asdfgh qwerty")
+    groups = group_messages(messages, encode)
+    summary = [(g.label, g.size, sorted(t for t, _ in g.texts)) for g in groups]
+    assert summary == [
+        ("where is my parcel", 5,
+         ["my parcel has not arrived yet", "where is my parcel", "wheres my package"]),
+        ("can I pay with bitcoin", 2, ["can I pay with bitcoin", "do you accept crypto currency"]),
+        ("is the shop open on sundays", 2,
+         ["is the shop open on sundays", "when do you open on sunday"]),
+        ("asdfgh qwerty", 1, ["asdfgh qwerty"]),
+    ]
+    assert sorted(groups[0].message_ids) == [1, 2, 3, 4, 5]
+
+
+def test_texts_already_labelled_leave_the_inbox(encode):
+    messages = _messages("where is my parcel", "can I pay with bitcoin")
+    groups = group_messages(messages, encode, exclude={"where is my parcel"})
+    assert [g.label for g in groups] == ["can I pay with bitcoin"]
+
+
+def test_labelling_appends_examples_to_a_review_file_rasa_can_read(tmp_path):
+    review = ReviewFile(tmp_path / "review" / "nlu_review.yml")
+    intents = known_intents()
+    assert "track_order" in intents
+    assert "nlu_fallback" not in intents and "EXTERNAL_ticket_resolved" not in intents
+    assert review.add("track_order", ["where is my parcel", "wheres my package"],
+                      intents=intents) == ["where is my parcel", "wheres my package"]
+    # a second label adds only what is new, to its own intent
+    assert review.add("track_order", ["Where is my  parcel", "my parcel is late"],
+                      intents=intents) == ["my parcel is late"]
+    assert review.add("greet", ["hiya: folks #1"], intents=intents) == ["hiya: folks #1"]
+    data = yaml.safe_load(review.path.read_text())
+    assert data["version"] == "3.1"
+    blocks = {b["intent"]: b["examples"] for b in data["nlu"]}
+    assert blocks["track_order"] == ("- where is my parcel\n- wheres my package\n"
+                                      "- my parcel is late\n")
+    assert blocks["greet"] == "- hiya: folks #1\n"
+    assert review.labelled() == {"where is my parcel", "wheres my package", "my parcel is late",
+                                 "hiya: folks #1"}
+
+
+def test_a_label_must_be_a_known_intent_and_carry_examples(tmp_path):
+    review = ReviewFile(tmp_path / "nlu_review.yml")
+    with pytest.raises(LabelRefused, match="unknown intent 'teleport'"):
+        review.add("teleport", ["beam me up"], intents=known_intents())
+    with pytest.raises(LabelRefused, match="no examples"):
+        review.add("greet", ["   "], intents=known_intents())
+    assert not review.path.exists()

@@ -1,0 +1,234 @@
+"""Whole conversations through the gateway's REST channel, on the demo shop, with the real stack.
+
+Each test is a customer with their own sender id; the store is checked afterwards through
+crm_store, so the tests assert what the customer reads and what the shop keeps.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from crm_store import db
+from crm_store.db import session_scope
+from crm_store.models import OrderStatus, TicketKind
+from crm_store.services import customers, identities, interests, orders, products, tickets
+from tests.conftest import free_port
+from tests.e2e.stack import KEFU, REPO, start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("kefu-shop")
+    env = {**os.environ, "KEFU_DATA_DIR": str(data_dir)}
+    prepared = subprocess.run([str(KEFU), "prepare"], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=600)
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    ports = {"gateway": free_port(), "rasa": free_port(), "actions": free_port()}
+    running = start_stack(data_dir, ports)
+    db.configure(f"sqlite:///{data_dir / 'kefu.db'}")
+    yield running
+    running.stop()
+    db.reset_engine()
+
+
+class Customer:
+    def __init__(self, shop, sender: str) -> None:
+        self.url = f"{shop.gateway_url}/webhooks/rest/webhook"
+        self.sender = sender
+
+    def say(self, text: str) -> list[dict]:
+        response = httpx.post(self.url, json={"sender": self.sender, "message": text}, timeout=90)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def says(self, text: str) -> str:
+        """What the customer reads in reply, as one text."""
+        return "\n".join(m.get("text") or "" for m in self.say(text))
+
+
+def test_verified_order_status_shows_tracking(shop):
+    emma = Customer(shop, "e2e-track")
+    asked = emma.says("where is my order A1178?")
+    assert "email" in asked.lower()
+    answer = emma.says("emma.hughes@example.com")
+    assert "A1178" in answer and "shipped" in answer
+    assert "MY237890581GB" in answer and "Royal Mail" in answer
+    # Verified now: another of her orders needs no second check.
+    again = emma.says("and what about order A1069?")
+    assert "A1069" in again and "delivered" in again
+    with session_scope() as session:
+        identity = identities.get(session, channel="rest", external_id="e2e-track")
+        assert identity.verified and identity.customer.email == "emma.hughes@example.com"
+
+
+def test_wrong_email_reveals_nothing_and_three_failures_offer_a_person(shop):
+    stranger = Customer(shop, "e2e-wrong")
+    stranger.says("track my order A1178")
+    first = stranger.says("someone@example.com")
+    assert "couldn't find an order with that number and email" in first
+    assert "MY237890581GB" not in first and "shipped" not in first
+    stranger.says("A1178")
+    second = stranger.say("other.person@example.com")
+    assert "MY237890581GB" not in str(second)
+    stranger.says("A1178")
+    third = stranger.say("third.try@example.com")
+    texts = " ".join(m.get("text") or "" for m in third)
+    assert "stop asking" in texts
+    assert any(b["payload"] == "/human_handoff" for m in third for b in m.get("buttons", []))
+    assert "MY237890581GB" not in texts
+
+
+def test_cancelling_a_shipped_order_is_refused_politely(shop):
+    emma = Customer(shop, "e2e-cancel-shipped")
+    emma.says("I want to cancel order A1178")
+    answer = emma.says("emma.hughes@example.com")
+    assert "already shipped" in answer and "can no longer be cancelled" in answer
+    with session_scope() as session:
+        assert orders.get_by_number(session, order_number="A1178").status == OrderStatus.SHIPPED
+
+
+def test_cancelling_a_paid_order_after_confirmation(shop):
+    charlotte = Customer(shop, "e2e-cancel-paid")
+    charlotte.says("please cancel my order A1162")
+    question = charlotte.say("charlotte.evans@example.com")
+    assert any("Shall I cancel it" in (m.get("text") or "") for m in question)
+    done = charlotte.says("yes")
+    assert "A1162 is cancelled" in done
+    with session_scope() as session:
+        assert orders.get_by_number(session, order_number="A1162").status == OrderStatus.CANCELLED
+
+
+def test_delivery_and_contact_answers_come_from_the_policy_file(shop):
+    guest = Customer(shop, "e2e-info")
+    delivery = guest.says("how much is express delivery?")
+    assert "Express" in delivery and "€9.95" in delivery
+    contact = guest.says("what's your phone number?")
+    assert "+44 20 7946 0000" in contact
+
+
+def test_complaint_opens_a_ticket_with_category_priority_and_due_time(shop):
+    mateo = Customer(shop, "e2e-complaint")
+    opening = mateo.says("I want to make a complaint, the dumbbells I got are broken and rusty")
+    assert "sorry" in opening.lower()
+    assert "order" in opening.lower()  # asks which order (optional)
+    mateo.says("no")
+    reply = mateo.says("a replacement please")
+    assert "T-" in reply
+    reference = reply.split("complaint ")[1].split(" ")[0]
+    with session_scope() as session:
+        ticket = tickets.get_by_reference(session, reference=reference)
+        assert ticket.kind == TicketKind.COMPLAINT
+        assert ticket.category.value == "product_quality"
+        assert ticket.sla_due_at > ticket.created_at
+        assert "replacement" in ticket.description
+
+
+def test_ticket_status_only_for_its_owner(shop):
+    with session_scope() as session:
+        owner = customers.get_by_email(session, email="marcus.johnson@example.com")
+        reference = tickets.open(session, subject="Headphones crackle", kind="complaint",
+                                 category="product_quality", customer_id=owner.id).reference
+    intruder = Customer(shop, "e2e-ticket-intruder")
+    intruder.says(f"what's the status of ticket {reference}?")
+    refused = intruder.says("intruder@example.com")
+    assert "Headphones" not in refused and "couldn't find a ticket" in refused
+    marcus = Customer(shop, "e2e-ticket-owner")
+    marcus.says(f"what's the status of ticket {reference}?")
+    shown = marcus.says("marcus.johnson@example.com")
+    assert reference in shown and "Headphones crackle" in shown and "open" in shown
+
+
+def test_product_question_answers_with_a_real_catalog_price(shop):
+    guest = Customer(shop, "e2e-product")
+    reply = guest.say("do you have a waterproof jacket for hiking in the rain?")
+    text = " ".join(m.get("text") or "" for m in reply)
+    cards = [p for m in reply if (m.get("custom") or {}).get("type") == "products"
+             for p in m["custom"]["products"]]
+    assert cards, reply
+    with session_scope() as session:
+        product = products.get_by_sku(session, sku=cards[0]["sku"])
+    assert product is not None and product.category == "Hiking & Outdoor"
+    assert f"€{product.price:,.2f}" in text
+    assert product.name in text
+    # Asking about hiking gear teaches the customer record a (weak) inferred interest.
+    with session_scope() as session:
+        person = customers.find_or_create_by_identity(session, channel="rest",
+                                                      external_id="e2e-product")
+        learnt = {(i.topic, i.source.value): i.weight
+                  for i in interests.for_customer(session, customer_id=person.id)}
+    assert ("hiking", "inferred") in learnt and learnt[("hiking", "inferred")] < 1.0
+
+
+def test_recommendations_follow_a_hiking_interest(shop):
+    emma = Customer(shop, "e2e-recommend")
+    emma.says("where is my order A1178?")
+    emma.says("emma.hughes@example.com")
+    reply = emma.say("can you recommend something for me?")
+    cards = [p for m in reply if (m.get("custom") or {}).get("type") == "products"
+             for p in m["custom"]["products"]]
+    assert len(cards) >= 2, reply
+    with session_scope() as session:
+        found = products.get_many_by_sku(session, skus=[card["sku"] for card in cards])
+        categories = [found[card["sku"]].category for card in cards]
+        bought = {line.product.sku for order in orders.for_customer(
+            session, customer_id=customers.get_by_email(session, email="emma.hughes@example.com").id)
+            for line in order.lines}
+    outdoor = {"Hiking & Outdoor", "Camping"}
+    assert sum(category in outdoor for category in categories) >= 2, (cards, categories)
+    assert not bought & {card["sku"] for card in cards}
+    assert all(card.get("reason") for card in cards)
+
+
+def test_subscribe_then_unsubscribe_leaves_consent_withdrawn(shop):
+    guest = Customer(shop, "e2e-consent")
+    asked = guest.say("let me know when you have new running gear")
+    assert any(b["payload"] == "/affirm" for m in asked for b in m.get("buttons", []))
+    guest.says("yes please")
+    with session_scope() as session:
+        person = customers.find_or_create_by_identity(session, channel="rest",
+                                                      external_id="e2e-consent")
+        assert person.marketing_opt_in and person.marketing_consent_source == "rest"
+        assert "running" in [i.topic for i in interests.for_customer(session, customer_id=person.id)]
+    assert "unsubscribed" in guest.says("unsubscribe me please")
+    with session_scope() as session:
+        person = customers.find_or_create_by_identity(session, channel="rest",
+                                                      external_id="e2e-consent")
+        assert not person.marketing_opt_in and person.marketing_consent_at is not None
+
+
+def test_a_rating_is_stored(shop):
+    guest = Customer(shop, "e2e-rating")
+    guest.says("hello")
+    thanks = guest.says('/rate{"rating": "4"}')
+    assert "4/5" in thanks
+    guest.says("very quick, thanks")
+    with session_scope() as session:
+        from crm_store.services import conversations
+
+        conversation = conversations.get_or_start(session, channel="rest", external_id="e2e-rating")
+        assert conversation.satisfaction == 4
+        assert conversation.satisfaction_comment == "very quick, thanks"
+
+
+def test_not_understood_twice_offers_a_person_and_is_recorded(shop):
+    guest = Customer(shop, "e2e-fallback")
+    first = guest.says("xqzv plorf wibble gronk")
+    assert "say that another way" in first
+    second = guest.say("blorp snazzle quink vrumm")
+    assert any(b["payload"] == "/human_handoff" for m in second for b in m.get("buttons", []))
+    with session_scope() as session:
+        from crm_store.services import conversations
+
+        conversation = conversations.get_or_start(session, channel="rest",
+                                                  external_id="e2e-fallback")
+        inbound = [m for m in conversations.history(session, conversation_id=conversation.id)
+                   if m.direction.value == "inbound"]
+    assert [m.intent for m in inbound] == ["nlu_fallback", "nlu_fallback"]
+    assert [m.text for m in inbound] == ["xqzv plorf wibble gronk", "blorp snazzle quink vrumm"]

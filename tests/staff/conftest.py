@@ -1,0 +1,162 @@
+"""Shared by the staff tests: one store with the demo shop and four staff accounts, one real
+Rasa with its action server (started once, only for the tests that need the dialogue), and
+gateways run in-process on top.
+
+Rasa loads the trained model in models/ (KEFU_MODEL_DIR points elsewhere); loading takes about
+a minute on a small machine, so it starts once per session.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from crm_store import db, migrate
+from crm_store.db import session_scope
+from crm_store.demo import load_if_empty
+from crm_store.services import staff
+from kefu.settings import REPO_ROOT, Settings
+from kefu.stack import action_server_spec, rasa_spec
+from kefu.supervisor import Supervisor
+from tests.conftest import free_port
+from tests.support.gateway_server import GatewayServer
+
+# Child processes must not download anything (sentence-transformers, Hugging Face).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    role: str
+    name: str
+    password: str = PASSWORD
+
+
+ANNA = Account("anna@shop.example", "agent", "Anna")
+BEN = Account("ben@shop.example", "agent", "Ben")
+MIA = Account("mia@shop.example", "marketer", "Mia")
+ADA = Account("ada@shop.example", "admin", "Ada")
+ACCOUNTS = (ANNA, BEN, MIA, ADA)
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory) -> str:
+    data_dir = tmp_path_factory.mktemp("kefu-staff")
+    url = f"sqlite:///{data_dir / 'kefu.db'}"
+    db.configure(url)
+    migrate.upgrade(url=url)
+    load_if_empty()
+    with session_scope() as session:
+        for account in ACCOUNTS:
+            staff.create_user(session, email=account.email, password=account.password,
+                              role=account.role, name=account.name)
+    yield url
+    db.reset_engine()
+
+
+@pytest.fixture(scope="session")
+def rasa_settings(store_url, tmp_path_factory) -> Settings:
+    """The real Rasa server with the trained model, and the real action server on the same
+    store (the handoff and the rating are custom actions)."""
+    data_dir = tmp_path_factory.mktemp("kefu-staff-rasa")
+    settings = Settings(data_dir=data_dir, database_url=store_url, rasa_port=free_port(),
+                        action_port=free_port())
+    if not any(settings.model_dir.glob("*.tar.gz")):
+        pytest.fail(f"no trained Rasa model in {settings.model_dir} (run `make train`)")
+    supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
+    env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
+           "KEFU_DATA_DIR": str(data_dir)}
+    try:
+        actions = action_server_spec(settings)
+        actions.env.update(env)
+        supervisor.wait_healthy(supervisor.start(actions))
+        rasa = rasa_spec(settings)
+        rasa.env.update(env)
+        supervisor.wait_healthy(supervisor.start(rasa))
+        yield settings
+    finally:
+        supervisor.stop_all()
+
+
+def gateway_settings(store_url: str, data_dir, rasa: Settings | None = None,
+                     **overrides) -> Settings:
+    """Settings for an in-process gateway; without `rasa`, Rasa's port has nobody on it."""
+    values = dict(data_dir=data_dir, database_url=store_url, gateway_port=free_port(),
+                  rasa_port=rasa.rasa_port if rasa else free_port(),
+                  action_port=rasa.action_port if rasa else free_port(),
+                  outbound_sweep_interval=0.5, rasa_timeout=90.0)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="module")
+def api_gateway(store_url, tmp_path_factory):
+    """A gateway for API tests that need no dialogue."""
+    server = GatewayServer(gateway_settings(store_url, tmp_path_factory.mktemp("gw"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(store_url, rasa_settings, tmp_path_factory):
+    """A gateway talking to the real Rasa."""
+    server = GatewayServer(gateway_settings(store_url, tmp_path_factory.mktemp("gw"),
+                                            rasa_settings)).start()
+    yield server
+    server.stop()
+
+
+def token_for(server: GatewayServer, account: Account) -> str:
+    response = httpx.post(f"{server.url}/api/auth/login",
+                          json={"email": account.email, "password": account.password})
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+class StaffClient:
+    """An API client signed in as one staff member (bearer token)."""
+
+    def __init__(self, server: GatewayServer, account: Account) -> None:
+        self.server = server
+        self.account = account
+        self.token = token_for(server, account)
+        self.http = httpx.Client(base_url=server.url, timeout=120,
+                                 headers={"Authorization": f"Bearer {self.token}"})
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return self.http.post(path, **kwargs)
+
+    def patch(self, path: str, **kwargs) -> httpx.Response:
+        return self.http.patch(path, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs):
+        response = self.http.request(method, path, **kwargs)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def as_staff():
+    """`as_staff(server, ANNA)` -> a StaffClient, closed after the test."""
+    clients: list[StaffClient] = []
+
+    def make(server: GatewayServer, account: Account) -> StaffClient:
+        client = StaffClient(server, account)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
