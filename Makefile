@@ -65,7 +65,7 @@ prepare: $(APP_STAMP)
 lock-app:
 	$(APP_VENV)/bin/pip install -q -r requirements/app.in
 	{ echo "# Pinned from a working environment (pip freeze --all). Regenerate with: make lock-app"; \
-	  $(APP_VENV)/bin/pip freeze --all | grep -v -E '^(pip==|-e |kefu)'; } > requirements/app.lock
+	  $(APP_VENV)/bin/pip freeze --all | grep -v -E '^(pip==|-e |kefu|# Editable)'; } > requirements/app.lock
 
 lock-rasa:
 	$(RASA_VENV)/bin/pip install -q --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
