@@ -12,7 +12,7 @@ RASA := $(RASA_VENV)/bin/rasa
 export KEFU_ACTION_ENDPOINT ?= http://127.0.0.1:$(or $(KEFU_ACTION_PORT),5055)/webhook
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test envs train validate browser prepare lock-app lock-rasa clean
+.PHONY: run test audit envs train validate browser prepare lock-app lock-rasa clean
 
 run: envs train prepare
 	$(KEFU) run
@@ -55,6 +55,10 @@ train: $(RASA_STAMP)
 	else \
 	  $(RASA) train --out models --quiet; \
 	fi
+
+# pip-audit over both lock files; known exceptions with reasons in requirements/audit-exceptions.yml.
+audit: $(APP_STAMP)
+	$(APP_VENV)/bin/python .ci/audit
 
 validate: $(RASA_STAMP)
 	$(RASA) data validate --fail-on-warnings
