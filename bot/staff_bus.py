@@ -60,3 +60,36 @@ class InProcessStaffBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+
+class RedisStaffBus:
+    """The same interface across gateway replicas: events go through Redis pub/sub
+    (bot/fanout.py) and every replica hands them to its own subscribers, including the
+    replica that published them, so every console sees one stream in one order.
+
+    If Redis cannot be reached the event still reaches this replica's consoles (logged): the
+    customer's message is stored either way, and a live view of part of the staff is better
+    than an error for the customer."""
+
+    CHANNEL = "staff"
+
+    def __init__(self, fanout: Any, max_backlog: int = 1000) -> None:
+        self._fanout = fanout
+        self._local = InProcessStaffBus(max_backlog)
+
+    async def start(self) -> None:
+        await self._fanout.subscribe(self.CHANNEL, self._local.publish)
+
+    async def publish(self, event: Event) -> None:
+        try:
+            await self._fanout.publish(self.CHANNEL, event)
+        except Exception as exc:  # RedisError, or not connected
+            logger.warning("staff event not shared with other replicas (%r); local only", exc)
+            await self._local.publish(event)
+
+    def subscribe(self) -> Any:
+        return self._local.subscribe()
+
+    @property
+    def subscriber_count(self) -> int:
+        return self._local.subscriber_count

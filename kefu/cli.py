@@ -23,19 +23,57 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug lo
 
 
 @app.command()
-def run() -> None:
+def run(
+    profile: str = typer.Option(None, "--profile", help="default | production "
+                                "(KEFU_PROFILE); production: PostgreSQL, Redis, RabbitMQ."),
+    replicas: int = typer.Option(None, "--replicas", min=1, max=16,
+                                 help="Copies of the gateway, Rasa and the action server, "
+                                 "behind nginx (KEFU_REPLICAS; production profile)."),
+) -> None:
     """Start Rasa, the action server and the gateway; stop them all on Ctrl-C or SIGTERM."""
-    from kefu.stack import all_specs
+    from kefu.settings import with_profile_defaults
+    from kefu.stack import tiers
     from kefu.supervisor import ChildFailed, StopRequested, Supervisor, install_signal_handlers
 
-    settings = get_settings()
+    overrides = {key: value for key, value in (("profile", profile), ("replicas", replicas))
+                 if value is not None}
+    if profile is not None and profile not in ("default", "production"):
+        raise typer.BadParameter("--profile must be 'default' or 'production'")
+    settings = with_profile_defaults(get_settings().model_copy(update=overrides))
+    if settings.replicas > 1 and settings.profile != "production":
+        typer.echo("--replicas needs --profile production: replicas share PostgreSQL, Redis "
+                   "and RabbitMQ", err=True)
+        raise typer.Exit(2)
+    try:
+        groups = tiers(settings)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"Cannot start Kefu: {exc}", err=True)
+        raise typer.Exit(2)
+    if settings.profile == "production":
+        # Replicas must not race to migrate the shared database (bot/app.py
+        # `_schema_up_to_date`): bring it to the newest schema once, before any starts.
+        from crm_store import migrate
+
+        typer.echo("profile production: upgrading the customer store schema ...")
+        try:
+            migrate.upgrade(url=settings.resolved_database_url)
+        except Exception as exc:  # the database is the first thing a deployment gets wrong
+            typer.echo(f"Cannot upgrade the customer store at "
+                       f"{_safe_url(settings.resolved_database_url)}: {exc}", err=True)
+            raise typer.Exit(1)
     supervisor = Supervisor(settings.data_path / "logs", cwd=REPO_ROOT)
     install_signal_handlers(supervisor)
     try:
-        for spec in all_specs(settings):
-            child = supervisor.start(spec)
-            seconds = supervisor.wait_healthy(child)
-            typer.echo(f"  {spec.name:<8} ready in {seconds:5.1f} s  ({spec.health_url})")
+        for group in groups:
+            # The replicas of a tier start together; the next tier waits for all of them.
+            children = [supervisor.start(spec) for spec in group]
+            for child in children:
+                seconds = supervisor.wait_healthy(child)
+                typer.echo(f"  {child.spec.name:<10} ready in {seconds:5.1f} s  "
+                           f"({child.spec.health_url})")
+        if settings.replicas > 1:
+            typer.echo(f"\n{settings.replicas} replicas behind nginx "
+                       f"({settings.data_path / 'nginx' / 'nginx.conf'}).")
         typer.echo(f"\nKefu is running. Open the shop page: {settings.gateway_url}/")
         typer.echo("Press Ctrl-C to stop.")
         supervisor.watch()
@@ -48,6 +86,12 @@ def run() -> None:
         raise typer.Exit(1)
     supervisor.stop_all()
     typer.echo("Stopped.")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @app.command()

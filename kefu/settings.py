@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +87,27 @@ class Settings(BaseSettings):
     # examples must be reviewed before they reach a model.
     nlu_review_file: Path | None = None
 
+    # --- Profiles and scale-out (docs/deploy.md) ---
+    # "default": SQLite, Rasa's in-memory tracker and lock store, one process each.
+    # "production": PostgreSQL, Redis and RabbitMQ (their local addresses unless the variables
+    # below say otherwise), and `replicas` copies of the gateway, Rasa and the action server
+    # behind nginx.
+    profile: Literal["default", "production"] = "default"
+    replicas: int = Field(1, ge=1, le=16)
+    # Set: the gateways fan out staff events and web-widget deliveries over Redis pub/sub
+    # (needed as soon as there are two gateways); unset: in-process, as on one machine.
+    redis_url: str | None = None
+    # Set: Rasa publishes every tracker event to this RabbitMQ, and the gateways consume them
+    # into crm_store (dialogue analytics without polling Rasa).
+    rabbitmq_url: str | None = None
+    rasa_events_queue: str = "kefu_rasa_events"
+    # Rasa's tracker store (production): unset means the customer store's PostgreSQL database.
+    rasa_tracker_url: str | None = None
+    # Rasa's lock store (production): unset means `redis_url` (Rasa uses database 1 of it).
+    rasa_lock_redis_url: str | None = None
+    # The balancer in front of each tier when replicas > 1.
+    nginx_binary: str = "nginx"
+
     @property
     def data_path(self) -> Path:
         path = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
@@ -109,6 +132,24 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_path / 'kefu.db'}"
 
 
+# What the production profile uses when the variable is unset: the services of one machine
+# (the CI machine runs all three). A real deployment sets every one of them.
+PRODUCTION_DEFAULTS = {
+    "database_url": "postgresql+psycopg://postgres@127.0.0.1:5432/kefu",
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/",
+}
+
+
+def with_profile_defaults(settings: Settings) -> Settings:
+    """The settings with the profile's defaults filled in where the environment left a gap."""
+    if settings.profile != "production":
+        return settings
+    gaps = {key: value for key, value in PRODUCTION_DEFAULTS.items()
+            if getattr(settings, key) is None}
+    return settings.model_copy(update=gaps) if gaps else settings
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return with_profile_defaults(Settings())

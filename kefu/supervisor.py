@@ -37,6 +37,8 @@ class Child:
     spec: ChildSpec
     process: subprocess.Popen
     log_path: Path
+    # Replicas start together, so "ready in" counts from each child's own start.
+    started: float = field(default_factory=time.monotonic)
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -83,7 +85,7 @@ class Supervisor:
         return child
 
     def wait_healthy(self, child: Child) -> float:
-        started = time.monotonic()
+        started = child.started
         deadline = started + child.spec.start_timeout
         while time.monotonic() < deadline:
             if self._stopping:

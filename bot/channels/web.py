@@ -149,6 +149,8 @@ class Connection:
     def __init__(self, websocket: WebSocket, session: str) -> None:
         self.websocket = websocket
         self.session = session
+        # Names this connection across replicas (a broadcast to "the other tabs" skips it).
+        self.token = secrets.token_hex(8)
         self._lock = asyncio.Lock()
         self._recent: deque[float] = deque()
 
@@ -170,27 +172,75 @@ class Connection:
 
 
 class WebConnections:
-    """Open widgets per session (a customer may have the shop open in two tabs)."""
+    """Open widgets per session (a customer may have the shop open in two tabs).
 
-    def __init__(self) -> None:
+    With a relay (bot/fanout.py, when KEFU_REDIS_URL is set) the tabs may be open on different
+    gateway replicas: a replica subscribes to a session's Redis channel while it holds a
+    widget of that session, and every broadcast goes through Redis, whose answer (how many
+    replicas are subscribed) says whether any widget was reached.
+    """
+
+    def __init__(self, relay: Any = None) -> None:
         self._by_session: dict[str, set[Connection]] = defaultdict(set)
+        self._relay = relay
 
-    def add(self, connection: Connection) -> None:
+    @staticmethod
+    def _channel(session: str) -> str:
+        return f"web:{session}"
+
+    async def add(self, connection: Connection) -> None:
+        first = not self._by_session.get(connection.session)
         self._by_session[connection.session].add(connection)
+        if first and self._relay is not None:
+            session = connection.session
 
-    def remove(self, connection: Connection) -> None:
+            async def relayed(envelope: dict[str, Any]) -> None:
+                await self._broadcast_here(session, envelope["data"], envelope.get("exclude"))
+
+            try:
+                await self._relay.subscribe(self._channel(session), relayed)
+            except Exception as exc:
+                # Redis away: this widget still gets what this replica sends, and the rest
+                # with its history on the next reconnect.
+                logger.warning("web session %s: relay subscribe failed: %r", session, exc)
+
+    async def remove(self, connection: Connection) -> None:
         connections = self._by_session.get(connection.session)
-        if connections is not None:
-            connections.discard(connection)
-            if not connections:
-                del self._by_session[connection.session]
+        if connections is None:
+            return
+        connections.discard(connection)
+        if not connections:
+            del self._by_session[connection.session]
+            if self._relay is not None:
+                try:
+                    await self._relay.unsubscribe(self._channel(connection.session))
+                except Exception as exc:  # Redis away: the subscription died with it
+                    logger.warning("web session %s: unsubscribe failed: %r",
+                                   connection.session, exc)
 
     def get(self, session: str) -> list[Connection]:
         return list(self._by_session.get(session, ()))
 
-    async def broadcast(self, session: str, data: dict[str, Any]) -> int:
-        results = await asyncio.gather(*(c.send(data) for c in self.get(session)))
+    async def _broadcast_here(self, session: str, data: dict[str, Any],
+                              exclude: str | None = None) -> int:
+        targets = [c for c in self.get(session) if c.token != exclude]
+        results = await asyncio.gather(*(c.send(data) for c in targets))
         return sum(results)
+
+    async def broadcast(self, session: str, data: dict[str, Any],
+                        exclude: Connection | None = None) -> int:
+        """Send to the session's widgets (all replicas), except `exclude`. Returns how many
+        widgets (without a relay) or replicas (with one) it reached; 0: nobody has it open."""
+        token = exclude.token if exclude is not None else None
+        if self._relay is not None:
+            try:
+                return await self._relay.publish(self._channel(session),
+                                                 {"data": data, "exclude": token})
+            except Exception as exc:
+                # Redis away: the widgets on this replica still get it; the others get it
+                # with their history when they reconnect (it is stored).
+                logger.warning("web session %s: relay failed (%r); local only", session, exc)
+        return await self._broadcast_here(session, data, token)
 
 
 class WebSender:
@@ -248,7 +298,7 @@ async def chat_socket(websocket: WebSocket) -> None:
                if conversation else [])
     _, verified = await store.run(store.identity_customer(CHANNEL, session))
     connection = Connection(websocket, session)
-    connections.add(connection)
+    await connections.add(connection)
     try:
         await connection.send({
             "type": "welcome", "session": session, "verified": verified, "identity": identity,
@@ -259,7 +309,7 @@ async def chat_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        connections.remove(connection)
+        await connections.remove(connection)
 
 
 async def _receive_hello(websocket: WebSocket) -> Hello | None:
@@ -333,9 +383,10 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
         nonlocal typing
         await connection.send({"type": "ack", "client_id": frame.client_id, "id": message.id,
                                "duplicate": False})
-        # Other tabs of the same chat show the customer's message too.
-        for other in _other_tabs(connection):
-            await other.send({"type": "message", **message.to_json()})
+        # Other tabs of the same chat (on any replica) show the customer's message too.
+        await _registry(connection).broadcast(connection.session,
+                                              {"type": "message", **message.to_json()},
+                                              exclude=connection)
         if not conversation.human:
             typing = True
             await connection.send({"type": "typing", "on": True})
@@ -361,9 +412,8 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
                                "duplicate": True})
 
 
-def _other_tabs(connection: Connection) -> list[Connection]:
-    registry: WebConnections = connection.websocket.app.state.web_connections
-    return [c for c in registry.get(connection.session) if c is not connection]
+def _registry(connection: Connection) -> WebConnections:
+    return connection.websocket.app.state.web_connections
 
 
 async def _on_ack(connection: Connection, raw: str) -> None:

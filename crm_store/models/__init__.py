@@ -5,6 +5,7 @@ from crm_store.models.campaigns import Campaign, CampaignDelivery
 from crm_store.models.catalog import Product
 from crm_store.models.conversations import Conversation, Handoff, Message
 from crm_store.models.customers import ChannelIdentity, Customer, Interest
+from crm_store.models.dialogue import DialogueEvent
 from crm_store.models.enums import (
     CampaignStatus,
     ConversationMode,
@@ -31,7 +32,7 @@ from crm_store.models.tickets import Ticket
 
 __all__ = [
     "AuditEntry", "Base", "Campaign", "CampaignDelivery", "CampaignStatus", "ChannelIdentity",
-    "Conversation", "ConversationMode", "ConversationNote", "Customer", "CustomerRfm", "DeliveryStatus", "Direction", "Handoff",
+    "Conversation", "ConversationMode", "ConversationNote", "Customer", "CustomerRfm", "DeliveryStatus", "DialogueEvent", "Direction", "Handoff",
     "HandoffStatus", "Interest", "InterestSource", "LinkCode", "LoginThrottle", "Message", "Order", "OrderLine",
     "OrderStatus", "Product", "ReturnRequest", "ReturnStatus", "Segment", "SenderKind", "StaffRole",
     "StaffSession", "StaffUser", "Ticket", "TicketCategory", "TicketKind", "TicketPriority", "TicketStatus", "UTCDateTime",

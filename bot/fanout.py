@@ -1,0 +1,97 @@
+"""Messages between gateway replicas over Redis pub/sub (KEFU_REDIS_URL).
+
+Two things cross replicas: staff events (an agent console connected to replica A must see a
+customer message that arrived at replica B; bot/staff_bus.py `RedisStaffBus`) and web-widget
+deliveries (a reply for a session whose websocket is open on another replica;
+bot/channels/web.py). Each process holds one publishing connection and one subscribing
+connection; handlers run in the process that subscribed.
+
+Pub/sub is fire-and-forget: nothing is kept for a replica that is not listening. That is
+enough here because everything is stored in crm_store first; live delivery is a convenience
+on top (a widget gets what it missed with its history, the console reloads from the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+# All of Kefu's channels start with this, so that one Redis can serve several things.
+PREFIX = "kefu:"
+# The subscription the listener always holds (redis-py stops reading with none).
+CONTROL_CHANNEL = PREFIX + "control"
+
+
+class RedisFanout:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._redis: Redis | None = None
+        self._pubsub: Any = None
+        self._handlers: dict[str, Handler] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._redis = Redis.from_url(self._url)
+        await self._redis.ping()  # fail at start, not at the first customer message
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(CONTROL_CHANNEL)
+        self._listener = asyncio.create_task(self._listen(), name="redis-fanout")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def publish(self, channel: str, data: dict[str, Any]) -> int:
+        """Send `data` to every process subscribed to `channel`; returns how many there are
+        (Redis counts subscribed connections, and each process has one). Raises RedisError."""
+        assert self._redis is not None, "start() first"
+        return int(await self._redis.publish(PREFIX + channel, json.dumps(data, default=str)))
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        self._handlers[PREFIX + channel] = handler
+        await self._pubsub.subscribe(PREFIX + channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._handlers.pop(PREFIX + channel, None)
+        await self._pubsub.unsubscribe(PREFIX + channel)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                # redis-py reconnects and subscribes again on the next read.
+                logger.warning("Redis pub/sub read failed (%r); retrying", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            handler = self._handlers.get(channel)
+            if handler is None:
+                continue
+            try:
+                await handler(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad message or handler must not stop the listener
+                logger.exception("handling a message on %s failed", channel)
