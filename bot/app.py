@@ -22,7 +22,9 @@ from bot.outbound import Dispatcher
 from bot.rasa_client import RasaClient
 from bot.routes import dashboard, health, staff_console
 from bot.routes import campaigns, segments  # the marketing console
-from bot.staff_bus import InProcessStaffBus
+from bot.fanout import RedisFanout
+from bot.rasa_events import RasaEventConsumer
+from bot.staff_bus import InProcessStaffBus, RedisStaffBus, StaffBus
 from crm_store import db, migrate
 from kefu.settings import Settings, get_settings
 
@@ -52,12 +54,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.configure(settings.resolved_database_url)
         await asyncio.to_thread(_schema_up_to_date)
         app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
-        bus = app.state.staff_bus = InProcessStaffBus()
+        # KEFU_REDIS_URL set: several gateway replicas share staff events and widget
+        # deliveries over Redis pub/sub (bot/fanout.py); unset: one process, in memory.
+        fanout = app.state.fanout = RedisFanout(settings.redis_url) \
+            if settings.redis_url else None
+        bus: StaffBus
+        if fanout is not None:
+            await fanout.start()
+            bus = RedisStaffBus(fanout)
+            await bus.start()
+        else:
+            bus = InProcessStaffBus()
+        app.state.staff_bus = bus
         dispatcher = app.state.dispatcher = Dispatcher(
             bus, max_attempts=settings.outbound_max_attempts,
             sweep_interval=settings.outbound_sweep_interval)
         gateway = app.state.gateway = Gateway(app.state.rasa, dispatcher, bus)
-        app.state.web_connections = web.WebConnections()
+        app.state.web_connections = web.WebConnections(relay=fanout)
+        # KEFU_RABBITMQ_URL set: Rasa's tracker events arrive there (production profile).
+        app.state.rasa_events = RasaEventConsumer(
+            settings.rabbitmq_url, settings.rasa_events_queue) if settings.rabbitmq_url else None
+        if app.state.rasa_events is not None:
+            await app.state.rasa_events.start()
         dispatcher.register(web.WebSender(app.state.web_connections))
         dispatcher.register(rest.RestSender())
         app.state.telegram = None
@@ -74,6 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.telegram is not None:
                 await app.state.telegram.stop()
             await dispatcher.stop()
+            if app.state.rasa_events is not None:
+                await app.state.rasa_events.stop()
+            if fanout is not None:
+                await fanout.stop()
             await app.state.rasa.aclose()
 
     app = FastAPI(title="Kefu gateway", lifespan=lifespan)
