@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from bench.load import systems  # noqa: E402
+from bench.load.options import parse_args  # noqa: E402
 from bench.load.audit import Audit, audit_kefu, audit_rasa  # noqa: E402
 from bench.load.customers import (  # noqa: E402
     ConversationRecord,
@@ -62,67 +63,11 @@ from bench.load.scripts import (  # noqa: E402
 )
 
 PROGRESS_EVERY = 10.0
+# Every simulated customer comes from 127.0.0.1, so the REST channel's limit per client IP
+# (bot/limits.py, for one machine flooding the shop) would refuse them; real customers come from
+# as many addresses. The limit per sender stays as configured. With --url, set it yourself.
+BENCH_ENV = {"KEFU_REST_IP_MAX": "1000000"}
 DEMO_CUSTOMERS = REPO / "demo_shop" / "customers.csv"
-
-
-# --- command line -------------------------------------------------------------------------------
-
-def positive_ints(text: str) -> list[int]:
-    """"10,50,200" -> [10, 50, 200]; every value a whole number above 0."""
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, "
-                                         f"got {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected numbers above 0, got {text!r}")
-    return values
-
-
-def per_level(values: list[int], levels: list[int]) -> list[int]:
-    """One value for every level, or one value per level."""
-    if len(values) == 1:
-        return values * len(levels)
-    if len(values) != len(levels):
-        raise ValueError(f"--conversations has {len(values)} values for {len(levels)} levels; "
-                         "give one value, or one per level")
-    return values
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Load test: Kefu and Rasa's starter bot under simulated customers.")
-    parser.add_argument("--levels", type=positive_ints, default=[10, 50, 200],
-                        help="customers at once, per level (default 10,50,200)")
-    parser.add_argument("--conversations", type=positive_ints, default=[2],
-                        help="conversations each customer holds in a row: one value, or one "
-                             "per level (default 2)")
-    parser.add_argument("--think", type=float, default=0.0,
-                        help="seconds a customer waits between reading an answer and sending "
-                             "the next message (default 0)")
-    parser.add_argument("--turn-timeout", type=float, default=120.0,
-                        help="seconds a customer waits for an answer before counting an error")
-    parser.add_argument("--url", help="a running Kefu gateway instead of starting one "
-                                      "(then --database-url is its store)")
-    parser.add_argument("--database-url", help="crm_store's database (default: the data "
-                                               "directory's SQLite file)")
-    parser.add_argument("--data-dir", type=Path,
-                        help="Kefu's data directory (default: a temporary one, removed after)")
-    parser.add_argument("--run-arg", action="append", default=[],
-                        help="an argument for `kefu run`, e.g. --run-arg=--profile "
-                             "--run-arg=production (repeat for each)")
-    parser.add_argument("--skip-starter", action="store_true",
-                        help="do not run Rasa's starter bot")
-    parser.add_argument("--skip-kefu", action="store_true", help="only the starter bot")
-    parser.add_argument("--json", type=Path, help="write every figure to this file")
-    args = parser.parse_args(argv)
-    try:
-        args.conversations = per_level(args.conversations, args.levels)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if args.url and not args.database_url:
-        parser.error("--url needs --database-url: the messages are checked in its store")
-    return args
 
 
 def progress(line: str) -> None:
@@ -262,9 +207,9 @@ async def load_kefu(args: argparse.Namespace) -> list[LevelResult]:
             data_dir = data_dir.resolve()
             progress(f"kefu prepare into {data_dir} ...")
             await asyncio.to_thread(systems.prepare_kefu, data_dir, args.database_url, progress)
-            progress("kefu run ...")
+            progress(f"kefu run ... (with {' '.join(f'{k}={v}' for k, v in BENCH_ENV.items())})")
             kefu = await asyncio.to_thread(systems.start_kefu, data_dir, args.database_url,
-                                           args.run_arg, {}, progress)
+                                           args.run_arg, BENCH_ENV, progress)
             base_url, database_url = kefu.url, kefu.database_url
         db.configure(database_url)
         orders = await asyncio.to_thread(demo_orders)

@@ -171,7 +171,9 @@ class WebChat:
         except websockets.ConnectionClosed:
             result.error = "web: connection closed before sending"
             return result
-        failed = lambda: self._errors.get(client_id) or self._errors.get(None)  # noqa: E731
+        def failed() -> str | None:
+            return self._errors.get(client_id) or self._errors.get(None)
+
         if not await self._until(lambda: client_id in self._acks or failed(), deadline):
             result.error = self._closed or "web: no ack within the timeout"
             return result
