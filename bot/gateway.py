@@ -174,9 +174,11 @@ class Gateway:
         # /human must always reach a person, even when the dialogue cannot (Rasa down) or
         # does not (a model without the handoff) hand the conversation over.
         required = "customer asked for a person (/human)" if forced_handoff else None
+        # The customer's message is stored: the answer must be too, even across a short
+        # database outage (retried for store.OUTAGE_GRACE seconds).
         after = await store.run(store.after_reply(
             conversation.id, message.id, reply.intent, reply.confidence, contents,
-            handoff_reason, required))
+            handoff_reason, required), wait=store.OUTAGE_GRACE)
         for reply_message in after.replies:
             self.dispatcher.enqueue(after.conversation, reply_message)
             await self._publish_message(after.conversation, reply_message)
@@ -203,7 +205,7 @@ class Gateway:
                                          channel=conversation.channel, metadata=metadata)
             contents = [from_rasa(raw)[0] for raw in reply.messages]
             after = await store.run(store.after_reply(conversation.id, None, None, None,
-                                                      contents, None))
+                                                      contents, None), wait=store.OUTAGE_GRACE)
             for message in after.replies:
                 self.dispatcher.enqueue(after.conversation, message)
                 await self._publish_message(after.conversation, message)
@@ -219,14 +221,15 @@ class Gateway:
             return [await self._reply(conversation, Content(text), "system")]
         try:
             customer_id = await store.run(store.redeem_link_code(
-                code, conversation.channel, conversation.external_id))
+                code, conversation.channel, conversation.external_id), wait=store.OUTAGE_GRACE)
         except InvalidInput:
             self._link_failures[conversation.sender_id].append(time.monotonic())
             text = ("That code didn't work — it may have expired. Ask for a new one on your "
                     "other chat (type: link) and enter it here within 10 minutes.")
             return [await self._reply(conversation, Content(text), "system")]
         logger.info("%s linked to customer %s", conversation.sender_id, customer_id)
-        linked = await store.run(store.get_conversation(conversation.id))
+        linked = await store.run(store.get_conversation(conversation.id),
+                                 wait=store.OUTAGE_GRACE)
         await self.bus.publish({"type": "conversation.linked", "conversation_id": conversation.id,
                                 "customer_id": customer_id, "channel": conversation.channel})
         text = ("Linked! This chat now shares your customer account, so you can pick up here "
@@ -239,7 +242,8 @@ class Gateway:
                            "an order and I'll verify you with the order number and your email.")
         try:
             code, expires = await store.run(store.issue_link_code(conversation.channel,
-                                                                  conversation.external_id))
+                                                                  conversation.external_id),
+                                            wait=store.OUTAGE_GRACE)
         except (NotAllowed, NotFound) as exc:
             logger.info("no link code for %s: %s", conversation.sender_id, exc)
             return Content("Sorry, I can't link chats for this conversation.")
@@ -258,13 +262,17 @@ class Gateway:
     async def _stop(self, conversation: ConversationRef) -> list[ChatMessage]:
         if conversation.customer_id is not None:
             await store.run(store.withdraw_consent(conversation.customer_id,
-                                                   conversation.channel))
+                                                   conversation.channel),
+                            wait=store.OUTAGE_GRACE)
         return [await self._reply(conversation, Content(STOP_TEXT), "system")]
 
     async def _reply(self, conversation: ConversationRef, content: Content,
-                     sender: str, staff_id: int | None = None) -> ChatMessage:
+                     sender: str, staff_id: int | None = None,
+                     wait: float = store.OUTAGE_GRACE) -> ChatMessage:
+        # A reply to a stored customer message waits out a database outage; `deliver` (staff,
+        # campaigns) does not: its caller gets StoreUnavailable (503) at once and can retry.
         message = await store.run(store.queue_outbound(conversation.id, content, sender,
-                                                       staff_id))
+                                                       staff_id), wait=wait)
         self.dispatcher.enqueue(conversation, message)
         await self._publish_message(conversation, message)
         return message
@@ -300,7 +308,7 @@ class Gateway:
         content, _ = from_rasa(rasa_like)
         if content.empty:
             raise InvalidInput("the message is empty")
-        return await self._reply(conversation, content, sender, staff_id)
+        return await self._reply(conversation, content, sender, staff_id, wait=0.0)
 
     async def set_mode(self, conversation_id: int, mode: str) -> ConversationRef:
         """Bot or human mode for one conversation (the agent console calls this)."""

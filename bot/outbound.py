@@ -142,7 +142,10 @@ class Dispatcher:
     async def _deliver(self, conversation: ConversationRef, message: ChatMessage) -> None:
         sender = self._senders.get(conversation.channel)
         while True:
-            if not await store.run(store.claim(message.id, utcnow() + CLAIM_LEASE)):
+            # Bookkeeping waits out a short database outage: a message sent but not recorded
+            # would be sent again once its claim lapses.
+            if not await store.run(store.claim(message.id, utcnow() + CLAIM_LEASE),
+                                   wait=store.OUTAGE_GRACE):
                 return  # delivered meanwhile, or another worker has it
             if sender is None:
                 outcome = Outcome.retry(f"the {conversation.channel} channel is not running")
@@ -154,16 +157,18 @@ class Dispatcher:
                                    conversation.channel, exc)
                     outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
             if outcome.status in ("delivered", "sent"):
-                await store.run(store.record_attempt(message.id, outcome.status))
+                await store.run(store.record_attempt(message.id, outcome.status),
+                                wait=store.OUTAGE_GRACE)
                 return
             if outcome.status == "deferred":
-                await store.run(store.defer(message.id, utcnow() + timedelta(days=1)))
+                await store.run(store.defer(message.id, utcnow() + timedelta(days=1)),
+                                wait=store.OUTAGE_GRACE)
                 return
             final = outcome.status == "failed"
             attempts, gave_up, delay = await store.run(store.record_failure(
                 message.id, outcome.error or "unknown error", final=final,
                 retry_after=outcome.retry_after, max_attempts=self._max_attempts,
-                backoff=backoff))
+                backoff=backoff), wait=store.OUTAGE_GRACE)
             if gave_up:
                 logger.warning("message %s failed for good after %s attempt(s): %s",
                                message.id, attempts, outcome.error)
@@ -189,6 +194,8 @@ class Dispatcher:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
+            except store.StoreUnavailable as exc:
+                logger.warning("outbound sweep: %s; trying again later", exc.detail)
             except Exception:
                 logger.exception("outbound sweep failed; trying again later")
             await asyncio.sleep(self._sweep_interval)

@@ -3,18 +3,27 @@
 SQLAlchemy sessions block; the gateway's event loop must not. Every call here opens one
 short session in a thread (`asyncio.to_thread`), does one thing through crm_store's services
 and returns plain frozen dataclasses, so no ORM object crosses back into async code.
+
+When the database cannot be reached, `run` raises `StoreUnavailable` (an HTTP 503 with
+Retry-After, so any route that lets it through answers API callers properly). Work that
+must not be dropped once a customer's message is stored — the bot's replies, delivery
+bookkeeping — passes `wait=OUTAGE_GRACE` and is retried until the database is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
 from bot.messages import Button, ChatMessage, Content
 from crm_store.db import session_scope
@@ -92,14 +101,66 @@ def chat_message(message: Message) -> ChatMessage:
     )
 
 
-async def run(work: Callable[[Session], T]) -> T:
-    """`work(session)` as one unit of work in a thread; commits when it returns."""
+# How long work after a stored message waits for the database to come back (a restart or
+# fail-over takes seconds); after that the caller gets StoreUnavailable.
+OUTAGE_GRACE = 30.0
+# What an API caller is told to wait before retrying while the database is down.
+RETRY_AFTER_SECONDS = 5
+
+
+class StoreUnavailable(HTTPException):
+    """The customer store cannot be reached right now; nothing of this unit of work was
+    written. An HTTPException so that FastAPI answers 503 with Retry-After wherever it
+    escapes a route (the REST channel, staff APIs) instead of a bare 500."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(503, f"the customer store is unavailable ({reason}); nothing was "
+                              f"stored, please retry",
+                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        self.reason = reason
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A database that is down or unreachable (worth retrying), not a bug or bad data."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, sqlite3.OperationalError):
+        return "locked" in str(orig)  # SQLite's only transient failure; others are bugs
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is in the app's lock file
+        return False
+    # psycopg's OperationalError: refused or dropped connections, a server shutting down.
+    return isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+async def run(work: Callable[[Session], T], *, wait: float = 0.0) -> T:
+    """`work(session)` as one unit of work in a thread; commits when it returns.
+
+    When the database is down the unit is retried for up to `wait` seconds (it rolled back,
+    so a retry writes nothing twice — short of a commit whose answer was lost on the way),
+    then StoreUnavailable is raised.
+    """
 
     def unit() -> T:
         with session_scope() as session:
             return work(session)
 
-    return await asyncio.to_thread(unit)
+    deadline = time.monotonic() + wait
+    delay = 0.25
+    while True:
+        try:
+            return await asyncio.to_thread(unit)
+        except SQLAlchemyError as exc:
+            if not is_outage(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreUnavailable(type(getattr(exc, "orig", exc)).__name__) from exc
+            logger.warning("customer store unavailable (%s); retrying in %.2f s",
+                           getattr(exc, "orig", exc), delay)
+        await asyncio.sleep(delay)
+        delay = min(2.0, delay * 2)
 
 
 # --- inbound -----------------------------------------------------------------------------------
