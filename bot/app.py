@@ -13,14 +13,14 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from bot import limits
 from bot.channels import rest, telegram, web
 from bot.gateway import Gateway
 from bot.outbound import Dispatcher
 from bot.rasa_client import RasaClient
-from bot.routes import dashboard, health, staff_console
+from bot.routes import dashboard, errors, health, staff_console
 from bot.routes import campaigns, segments  # the marketing console
 from bot.fanout import RedisFanout
 from bot.rasa_events import RasaEventConsumer
@@ -30,8 +30,8 @@ from kefu.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-# Requests with larger bodies are refused before they are read (webhooks, REST).
-MAX_BODY_BYTES = 1_000_000
+# Requests with larger bodies are refused (webhooks, REST, staff APIs): bot/limits.py.
+MAX_BODY_BYTES = limits.get_limits().max_body_bytes
 
 
 def _schema_up_to_date() -> None:
@@ -101,14 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kefu gateway", lifespan=lifespan)
     app.state.settings = settings
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"},
-                                status_code=413)
-        return await call_next(request)
+    # Bodies are counted as they stream (chunked uploads have no Content-Length to check).
+    app.add_middleware(limits.BodyLimit, max_bytes=MAX_BODY_BYTES)
 
+    errors.install(app)  # values the store cannot take: 422, not 500
     app.include_router(health.router)
     app.include_router(rest.router)
     app.include_router(telegram.router)

@@ -15,9 +15,9 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from bot import store
+from bot import limits, store
 from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
@@ -38,12 +38,30 @@ def require_token(request: Request) -> None:
                             headers={"WWW-Authenticate": "Bearer"})
 
 
+def _customer_text(value: Any) -> Any:
+    # The same rule as the web widget and Telegram (bot/limits.py), with the same words.
+    if isinstance(value, str) and (problem := limits.message_problem(value)):
+        raise ValueError(problem)
+    return value
+
+
+def _identifier(value: Any) -> Any:
+    # Sender and message ids are stored as keys: printable text only.
+    if isinstance(value, str) and limits.has_control_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Identifier = Annotated[str, BeforeValidator(_identifier), Field(min_length=1, max_length=128)]
+
+
 class RestMessage(BaseModel):
-    sender: Annotated[str, Field(min_length=1, max_length=128)]
-    message: Annotated[str, Field(min_length=1, max_length=10_000)]
+    sender: Identifier
+    message: Annotated[str, BeforeValidator(_customer_text),
+                       Field(max_length=limits.get_limits().max_message_chars)]
     metadata: dict[str, Any] | None = None
     # The integration's id for this message; a retried request with it is processed once.
-    message_id: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    message_id: Identifier | None = None
 
 
 class BotMessage(BaseModel, extra="allow"):
@@ -68,9 +86,23 @@ def rasa_shape(recipient: str, message: ChatMessage) -> dict[str, Any]:
     return data
 
 
+def _check_rate(request: Request, sender: str) -> None:
+    """429 for a client IP or a sender over its limit; a refused message is not stored."""
+    limiters = limits.limiters_for(request.app)
+    wait = limiters.rest_ip.hit(limits.client_ip(request))
+    if wait:
+        raise limits.too_many("too many messages from this address", wait)
+    wait = limiters.rest_sender.hit(sender)
+    if wait:
+        raise limits.too_many(f"too many messages from sender {sender!r}", wait)
+
+
 @router.post("/webhook", response_model=list[BotMessage], response_model_exclude_none=True,
-             dependencies=[Depends(require_token)])
+             dependencies=[Depends(require_token)],
+             responses={413: {"description": "request body too large"},
+                        429: {"description": "too many messages; see Retry-After"}})
 async def rest_webhook(body: RestMessage, request: Request) -> list[dict[str, Any]]:
+    _check_rate(request, body.sender)
     gateway: Gateway = request.app.state.gateway
     # Metadata from the integration is passed on, but cannot pose as the gateway's own keys.
     metadata = {k: v for k, v in (body.metadata or {}).items()
@@ -88,7 +120,7 @@ async def rest_webhook(body: RestMessage, request: Request) -> list[dict[str, An
 @router.get("/messages", response_model=list[BotMessage], response_model_exclude_none=True,
             dependencies=[Depends(require_token)])
 async def rest_messages(
-    sender: Annotated[str, Query(min_length=1, max_length=128)],
+    sender: Annotated[str, Query(min_length=1, max_length=128), BeforeValidator(_identifier)],
 ) -> list[dict[str, Any]]:
     """Messages for this sender that arrived outside a request (agent replies), once each."""
     conversation = await store.run(store.find_conversation(CHANNEL, sender))

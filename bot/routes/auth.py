@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
-from bot import auth
+from bot import auth, limits
 from bot.auth import Staff, SignInRefused, require_staff
 from bot.schemas import LoginBody, StaffPublic, TokenPublic
 
@@ -25,14 +25,30 @@ def _locked_detail(until: datetime) -> tuple[str, int]:
             f"minute{'s' if minutes != 1 else ''}", seconds)
 
 
+def _ip_wait(request: Request) -> float:
+    """Seconds this client IP must wait after too many failed sign-ins (any addresses)."""
+    return limits.limiters_for(request.app).login_ip.check(limits.client_ip(request))
+
+
+def _ip_failed(request: Request) -> None:
+    limits.limiters_for(request.app).login_ip.hit(limits.client_ip(request))
+
+
+IP_LIMIT_REASON = "too many failed sign-ins from your network address"
+
+
 @router.post("/api/auth/login", response_model=TokenPublic,
              responses={401: {"description": "wrong email or password"},
-                        429: {"description": "locked after repeated failures"}})
+                        429: {"description": "locked after repeated failures (this address "
+                                             "or this client IP); see Retry-After"}})
 async def api_login(body: LoginBody, request: Request) -> TokenPublic:
     """A bearer token for the API (`Authorization: Bearer <token>`)."""
+    if wait := _ip_wait(request):
+        raise limits.too_many(IP_LIMIT_REASON, wait)
     try:
         issued = await auth.get_auth(request.app).sign_in(body.email, body.password, "api")
     except SignInRefused as exc:
+        _ip_failed(request)
         if exc.locked_until is not None:
             detail, seconds = _locked_detail(exc.locked_until)
             raise HTTPException(429, detail, headers={"Retry-After": str(seconds)}) from exc
@@ -69,9 +85,18 @@ async def login_page(request: Request, next: str | None = None):
 async def login_form(request: Request, email: Annotated[str, Form(max_length=320)] = "",
                      password: Annotated[str, Form(max_length=1024)] = "",
                      next: Annotated[str, Form(max_length=500)] = ""):
+    if wait := _ip_wait(request):
+        response = auth.render_page(
+            request, "login.html",
+            {"next": next, "email": email,
+             "error": f"Too many failed sign-ins from your network address; try again in "
+                      f"{limits.retry_after(wait)} s."}, status_code=429)
+        response.headers["Retry-After"] = limits.retry_after(wait)
+        return response
     try:
         issued = await auth.get_auth(request.app).sign_in(email.strip(), password, "browser")
     except SignInRefused as exc:
+        _ip_failed(request)
         if exc.locked_until is not None:
             error, _ = _locked_detail(exc.locked_until)
             status = 429

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,10 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+# What the store's columns hold: Numeric(12, 2) for money, 32-bit integers for counts.
+MAX_AMOUNT = Decimal("9999999999.99")
+MAX_INT = 2_147_483_647
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
@@ -72,23 +77,49 @@ class ImportResult:
         return f"{self.kind}: {self.rows} rows read; " + ", ".join(parts)
 
 
+# Bytes that are not UTF-8 are decoded to these (errors="surrogateescape"), so a bad byte
+# can be reported with the row it is in instead of failing the whole read at the first one.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _cell_problems(record: list[str]) -> list[str]:
+    problems = []
+    for position, cell in enumerate(record, start=1):
+        if (bad := _UNDECODABLE.search(cell)) is not None:
+            byte = ord(bad.group()) - 0xDC00
+            problems.append(f"cell {position} is not UTF-8 text (byte 0x{byte:02X}; "
+                            "save the file as UTF-8)")
+        if "\x00" in cell:
+            problems.append(f"cell {position} contains a NUL character")
+    return problems
+
+
 def read_rows(
     path: Path, *, columns: tuple[str, ...], result: ImportResult
 ) -> list[tuple[int, dict[str, str]]]:
     """(row number, {column: stripped cell}) for every non-empty record.
 
-    Missing columns reject the file; extra columns are ignored with a warning.
+    Missing columns reject the file; extra columns are ignored with a warning. Text that is
+    not UTF-8 (a latin-1 export) or holds NUL characters rejects the file, listing every row
+    at fault.
     """
     path = Path(path)
     if not path.is_file():
         raise ImportRejected(path, [RowError(None, f"no such file: {path}")])
+    with path.open("rb") as raw:
+        if raw.read(2) in _UTF16_BOMS:
+            raise ImportRejected(path, [RowError(None, "the file is UTF-16 text; save it as "
+                                                 "CSV UTF-8")])
     try:
         # utf-8-sig: spreadsheet programs like to start CSV files with a byte-order mark.
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
                 raise ImportRejected(path, [RowError(None, "the file is empty")])
+            if problems := _cell_problems(header):
+                raise ImportRejected(path, [RowError(1, "; ".join(problems))])
             names = [h.strip().lower() for h in header]
             missing = [c for c in columns if c not in names]
             if missing:
@@ -103,19 +134,22 @@ def read_rows(
                 result.warnings.append("ignored column(s) not in the format: " + ", ".join(extra))
             index = {name: names.index(name) for name in columns}
             rows = []
+            bad_text: list[RowError] = []
             for number, record in enumerate(reader, start=2):
                 if not any(cell.strip() for cell in record):
+                    continue
+                if problems := _cell_problems(record):
+                    bad_text.append(RowError(number, "; ".join(problems)))
                     continue
                 if len(record) > len(names):
                     raise ImportRejected(path, [RowError(number, f"{len(record)} cells but the "
                                                          f"header has {len(names)}")])
                 record = record + [""] * (len(names) - len(record))
                 rows.append((number, {c: record[i].strip() for c, i in index.items()}))
-    except UnicodeDecodeError as exc:
-        raise ImportRejected(path, [RowError(None, f"not UTF-8 text ({exc.reason} at byte "
-                                             f"{exc.start})")]) from exc
     except csv.Error as exc:
         raise ImportRejected(path, [RowError(None, f"not a readable CSV file: {exc}")]) from exc
+    if bad_text:
+        raise ImportRejected(path, bad_text)
     result.rows = len(rows)
     return rows
 
@@ -133,17 +167,31 @@ def parse_decimal(value: str, what: str, *, allow_negative: bool = False) -> Dec
         raise RowProblem(f"{what} {value} is negative")
     if number.as_tuple().exponent < -2:
         raise RowProblem(f"{what} {value} has more than 2 decimals")
+    if abs(number) > MAX_AMOUNT:
+        # Money columns hold 12 digits, 2 of them decimals.
+        raise RowProblem(f"{what} {value} is too large (at most {MAX_AMOUNT})")
     return number.quantize(Decimal("0.01"))
 
 
-def parse_int(value: str, what: str, *, minimum: int | None = None) -> int:
+def parse_int(value: str, what: str, *, minimum: int | None = None,
+              maximum: int = MAX_INT) -> int:
+    if len(value) > 20:
+        raise RowProblem(f"{what} {value[:20]!r}... is not a whole number")
     try:
         number = int(value)
     except ValueError:
         raise RowProblem(f"{what} {value!r} is not a whole number") from None
     if minimum is not None and number < minimum:
         raise RowProblem(f"{what} {number} is below {minimum}")
+    if number > maximum:
+        raise RowProblem(f"{what} {number} is too large (at most {maximum})")
     return number
+
+
+def check_length(value: str | None, what: str, maximum: int, problems: list[str]) -> None:
+    """Adds a problem when a cell is longer than its column holds."""
+    if value is not None and len(value) > maximum:
+        problems.append(f"{what} is {len(value)} characters long (at most {maximum})")
 
 
 def parse_bool(value: str, what: str) -> bool | None:

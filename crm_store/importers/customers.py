@@ -22,6 +22,7 @@ from crm_store.importers.common import (
     Progress,
     RowError,
     RowProblem,
+    check_length,
     parse_bool,
     parse_datetime,
     read_rows,
@@ -82,9 +83,13 @@ def parse_row(number: int, cells: dict[str, str], *, region: str | None,
         created_at = parse_datetime(cells["created_at"], "created_at")
     except RowProblem as exc:
         problems.append(str(exc))
+    topics = [t for t in (normalise_topic(t) for t in split_list(cells["interests"])) if t]
+    check_length(cells["name"], "name", 200, problems)
+    check_length(phone, "phone", 40, problems)
+    for topic in topics:
+        check_length(topic, f"interest {topic[:20]!r}", 80, problems)
     if problems:
         raise RowProblem("; ".join(problems))
-    topics = [t for t in (normalise_topic(t) for t in split_list(cells["interests"])) if t]
     return CustomerRow(number, email, cells["name"] or None, phone,
                        list(dict.fromkeys(topics)), opt_in, created_at)
 

@@ -25,6 +25,7 @@ from crm_store.importers.common import (
     Progress,
     RowError,
     RowProblem,
+    check_length,
     parse_datetime,
     parse_decimal,
     parse_int,
@@ -112,6 +113,8 @@ def parse_row(number: int, cells: dict[str, str], catalog: dict[str, Product]) -
     if shipped_at and created_at and shipped_at < created_at:
         problems.append(f"shipped_at {cells['shipped_at']} is before created_at "
                         f"{cells['created_at']}")
+    check_length(cells["carrier"], "carrier", 60, problems)
+    check_length(cells["tracking_number"], "tracking_number", 80, problems)
     if problems:
         raise RowProblem("; ".join(problems))
     return OrderRow(number, order_number, email, status, items, total, created_at, shipped_at,

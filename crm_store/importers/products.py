@@ -22,6 +22,7 @@ from crm_store.importers.common import (
     Progress,
     RowError,
     RowProblem,
+    check_length,
     parse_decimal,
     parse_int,
     read_rows,
@@ -74,6 +75,8 @@ def parse_row(number: int, cells: dict[str, str]) -> ProductRow:
         problems.append("stock is empty")
     else:
         stock = attempt(lambda: parse_int(cells["stock"], "stock", minimum=0))
+    check_length(cells["name"], "name", 300, problems)
+    check_length(cells["category"], "category", 120, problems)
     if problems:
         raise RowProblem("; ".join(problems))
     return ProductRow(number, sku, cells["name"], cells["category"], price,
