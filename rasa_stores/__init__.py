@@ -1,0 +1,1 @@
+"""Stores Kefu configures into Rasa (endpoints.production.yml); loaded by Rasa's process."""
