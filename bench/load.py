@@ -196,7 +196,16 @@ async def load_kefu(args: argparse.Namespace) -> list[LevelResult]:
 
     kefu = None
     scratch = None
+    services = None
     try:
+        database_url_arg, extra_env, run_args = args.database_url, dict(BENCH_ENV), args.run_arg
+        if args.production:
+            services = await asyncio.to_thread(systems.create_services, args.postgres_admin_url,
+                                               args.rabbitmq_url)
+            progress(f"production profile: throw-away database and queue {services.name}")
+            database_url_arg = services.database_url
+            extra_env.update(services.env)
+            run_args = [*run_args, "--profile", "production", "--replicas", str(args.replicas)]
         if args.url:
             base_url, database_url = args.url.rstrip("/"), args.database_url
         else:
@@ -206,10 +215,12 @@ async def load_kefu(args: argparse.Namespace) -> list[LevelResult]:
                 data_dir = scratch
             data_dir = data_dir.resolve()
             progress(f"kefu prepare into {data_dir} ...")
-            await asyncio.to_thread(systems.prepare_kefu, data_dir, args.database_url, progress)
-            progress(f"kefu run ... (with {' '.join(f'{k}={v}' for k, v in BENCH_ENV.items())})")
-            kefu = await asyncio.to_thread(systems.start_kefu, data_dir, args.database_url,
-                                           args.run_arg, BENCH_ENV, progress)
+            await asyncio.to_thread(systems.prepare_kefu, data_dir, database_url_arg,
+                                    extra_env, progress)
+            progress(f"kefu run {' '.join(run_args)} ... (with "
+                     f"{' '.join(f'{k}={v}' for k, v in extra_env.items())})")
+            kefu = await asyncio.to_thread(systems.start_kefu, data_dir, database_url_arg,
+                                           run_args, extra_env, progress)
             base_url, database_url = kefu.url, kefu.database_url
         db.configure(database_url)
         orders = await asyncio.to_thread(demo_orders)
@@ -226,6 +237,8 @@ async def load_kefu(args: argparse.Namespace) -> list[LevelResult]:
                 progress(f"kefu run exited with {code}:\n{kefu.run.tail()}")
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+        if services is not None:
+            await asyncio.to_thread(systems.drop_services, services)
 
 
 async def load_starter(args: argparse.Namespace, log_dir: Path) -> list[LevelResult]:
@@ -251,7 +264,8 @@ def summary(kefu: list[LevelResult], starter: list[LevelResult], about: dict) ->
              f"Conversations: Kefu {len(kefu_conversation(DemoOrder('A0', 'x')))} turns "
              f"(half REST, half web widget); starter bot "
              f"{len(starter_conversation())} turns (REST: it has no widget); "
-             f"think time {about['think']} s"]
+             f"think time {about['think']} s",
+             f"Kefu: {about['kefu_profile']}"]
     if kefu:
         lines += ["", "Kefu", level_table(kefu)]
     if starter:
@@ -268,7 +282,11 @@ def summary(kefu: list[LevelResult], starter: list[LevelResult], about: dict) ->
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    about = {**machine(), "think": args.think}
+    profile = (f"production profile (PostgreSQL, Redis lock store, RabbitMQ events), "
+               f"{args.replicas} replica(s) of each process" if args.production
+               else "a running stack at " + args.url if args.url
+               else "default profile (SQLite store, one gateway, Rasa and action server)")
+    about = {**machine(), "think": args.think, "kefu_profile": profile}
     progress(f"machine: {about['cores']} cores, {about['memory_gib']} GiB, "
              f"load average {about['load_average']}")
     log_dir = Path(tempfile.mkdtemp(prefix="kefu-load-logs-"))
@@ -281,7 +299,8 @@ async def main(argv: list[str] | None = None) -> int:
             "machine": about,
             "arguments": {"levels": args.levels, "conversations": args.conversations,
                           "think": args.think, "turn_timeout": args.turn_timeout,
-                          "url": args.url, "run_args": args.run_arg},
+                          "url": args.url, "run_args": args.run_arg,
+                          "production": args.production, "replicas": args.replicas},
             "kefu": [level.to_json() for level in kefu],
             "starter_bot": [level.to_json() for level in starter],
         }, indent=2, default=str))

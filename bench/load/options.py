@@ -50,6 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-arg", action="append", default=[],
                         help="an argument for `kefu run`, e.g. --run-arg=--profile "
                              "--run-arg=production (repeat for each)")
+    parser.add_argument("--production", action="store_true",
+                        help="run Kefu's production profile (PostgreSQL, Redis, RabbitMQ) on a "
+                             "throw-away database and queue, removed afterwards")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="with --production: replicas of each process behind nginx")
+    parser.add_argument("--postgres-admin-url",
+                        default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="with --production: where the throw-away database is made")
+    parser.add_argument("--rabbitmq-url", default="amqp://guest:guest@127.0.0.1:5672/",
+                        help="with --production: the RabbitMQ server for Rasa's events")
     parser.add_argument("--skip-starter", action="store_true",
                         help="do not run Rasa's starter bot")
     parser.add_argument("--skip-kefu", action="store_true", help="only the starter bot")
@@ -59,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.conversations = per_level(args.conversations, args.levels)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.production and (args.url or args.database_url):
+        parser.error("--production makes its own database; leave out --url and --database-url")
+    if args.replicas != 1 and not args.production:
+        parser.error("--replicas needs --production")
     if args.url and not args.database_url:
         parser.error("--url needs --database-url: the messages are checked in its store")
     return args

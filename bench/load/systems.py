@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +98,9 @@ def kefu_env(data_dir: Path, database_url: str | None, extra: dict[str, str]) ->
     return env
 
 
-def prepare_kefu(data_dir: Path, database_url: str | None, progress) -> None:
-    env = kefu_env(data_dir, database_url, {})
+def prepare_kefu(data_dir: Path, database_url: str | None, extra_env: dict[str, str],
+                 progress) -> None:
+    env = kefu_env(data_dir, database_url, extra_env)
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     done = subprocess.run([str(KEFU), "prepare"], cwd=REPO, env=env, capture_output=True,
@@ -125,6 +127,61 @@ def start_kefu(data_dir: Path, database_url: str | None, run_args: list[str],
     progress(f"kefu run: ready in {time.monotonic() - started:.0f} s at {url}")
     return Kefu(run, url, data_dir,
                 database_url or f"sqlite:///{data_dir / 'kefu.db'}")
+
+
+# --- the production profile's services ---------------------------------------------------------
+
+@dataclass
+class ThrowAwayServices:
+    """A database made for this run on the PostgreSQL server, and the name of the RabbitMQ
+    queue for Rasa's events; both removed afterwards."""
+
+    admin_url: str
+    name: str
+    rabbitmq_url: str
+
+    @property
+    def database_url(self) -> str:
+        server = self.admin_url.rsplit("/", 1)[0].replace("postgresql://",
+                                                         "postgresql+psycopg://", 1)
+        return f"{server}/{self.name}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"KEFU_PROFILE": "production", "KEFU_DATABASE_URL": self.database_url,
+                "KEFU_RABBITMQ_URL": self.rabbitmq_url, "KEFU_RASA_EVENTS_QUEUE": self.name}
+
+
+def _admin(admin_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+def create_services(admin_url: str, rabbitmq_url: str) -> ThrowAwayServices:
+    services = ThrowAwayServices(admin_url, f"kefu_load_{uuid.uuid4().hex[:8]}", rabbitmq_url)
+    _admin(admin_url, f'CREATE DATABASE "{services.name}"')
+    return services
+
+
+def drop_services(services: ThrowAwayServices) -> None:
+    import asyncio
+
+    import aio_pika
+
+    _admin(services.admin_url, f'DROP DATABASE IF EXISTS "{services.name}" WITH (FORCE)')
+
+    async def delete_queue() -> None:
+        connection = await aio_pika.connect(services.rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(services.name)
+
+    try:
+        asyncio.run(delete_queue())
+    except Exception as exc:  # noqa: BLE001 - a queue never declared is nothing to remove
+        print(f"queue {services.name} not removed: {exc!r}")
 
 
 # --- Rasa's starter bot -------------------------------------------------------------------------
