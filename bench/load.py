@@ -152,9 +152,11 @@ def level_report(level: LevelResult, audit: Audit) -> str:
     lines.extend(f"  lost: {example}" for example in audit.examples)
     samples = sorted({t.error for t in level.turns if t.error})[:5]
     lines.extend(f"  error: {e}" for e in samples)
-    wrong = [t for t in level.turns if t.latency is not None and not t.error and not t.right
-             and not t.unavailable][:3]
-    lines.extend(f"  wrong answer ({t.kind}, {t.text!r}): {t.reply_text[:160]!r}" for t in wrong)
+    wrong = list(level.wrong_answers().items())
+    lines.extend(f"  wrong answer x{n} ({kind}, {said!r}): {reply[:140]!r}"
+                 for (kind, said), (n, reply) in wrong[:8])
+    if len(wrong) > 8:
+        lines.append(f"  ... {len(wrong) - 8} more kinds of wrong answer (all in --json)")
     return "\n".join(lines)
 
 

@@ -85,10 +85,18 @@ class LevelResult:
                           **{k: summary(self.latencies(kind=k)) for k in kinds}},
             "latency_by_channel_s": {c: summary(self.latencies(channel=c)) for c in channels},
             "error_samples": sorted({t.error for t in self.turns if t.error})[:10],
-            "wrong_samples": [{"kind": t.kind, "said": t.text, "reply": t.reply_text[:300]}
-                              for t in self.turns if t.latency is not None and not t.error
-                              and not t.right and not t.unavailable][:10],
+            "wrong_answers": [{"kind": kind, "said": said, "times": n, "reply": reply}
+                              for (kind, said), (n, reply) in self.wrong_answers().items()],
         }
+
+    def wrong_answers(self) -> dict[tuple[str, str], tuple[int, str]]:
+        """(turn type, what was said) -> (how often, one of the replies), most frequent first."""
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        for t in self.turns:
+            if t.latency is not None and not t.error and not t.right and not t.unavailable:
+                n, reply = found.get((t.kind, t.text), (0, t.reply_text[:300]))
+                found[(t.kind, t.text)] = (n + 1, reply)
+        return dict(sorted(found.items(), key=lambda item: -item[1][0]))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -10,7 +10,7 @@ import pytest
 
 from bench.load.audit import NO_REPLY_RECEIVED, NO_REPLY_STORED, NOT_STORED, Audit, judge
 from bench.load.customers import ConversationRecord
-from bench.load.figures import percentile, table
+from bench.load.figures import LevelResult, TurnResult, percentile, table
 from bench.load.options import parse_args
 from bench.load.scripts import DemoOrder, Turn, kefu_conversation
 
@@ -87,3 +87,16 @@ def test_a_web_reply_stored_but_never_received_is_undelivered():
     judge(_record(["hi"], [1], channel="web", received={2}),
           [(1, "in", "hi"), (2, "out", "Hello"), (3, "out", "How can I help?")], audit)
     assert audit.lost == 0 and audit.undelivered == 1
+
+
+def test_wrong_answers_are_grouped_and_apart_from_unavailable_and_errors():
+    said = "oliver.smith@example.org"
+    turns = [TurnResult("order_verify", "rest", "a", said, 0.2, 1, reply_text="Sorry?"),
+             TurnResult("order_verify", "web", "b", said, 0.3, 1, reply_text="Sorry?"),
+             TurnResult("greeting", "rest", "c", "hello", 0.1, 1, right=True),
+             TurnResult("greeting", "rest", "d", "hello", 0.1, 1, unavailable=True),
+             TurnResult("greeting", "web", "e", "hello", None, error="web: closed")]
+    level = LevelResult("Kefu", 5, 1, 2.0, turns, lost=0)
+    assert (level.wrong, level.unavailable, level.errors) == (2, 1, 1)
+    assert level.wrong_answers() == {("order_verify", said): (2, "Sorry?")}
+    assert level.throughput == pytest.approx(2.0)  # 4 answered turns in 2 s
