@@ -26,7 +26,7 @@ RATING_BUTTONS = [{"title": f"{n} {'★' * n}", "payload": f'/rate{{"rating": "{
 def parse_rating(value: Any) -> int | None:
     try:
         score = int(float(str(value).strip()))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf", "1e400"
         return None
     return score if 1 <= score <= 5 else None
 

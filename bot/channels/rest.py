@@ -89,12 +89,14 @@ def rasa_shape(recipient: str, message: ChatMessage) -> dict[str, Any]:
 def _check_rate(request: Request, sender: str) -> None:
     """429 for a client IP or a sender over its limit; a refused message is not stored."""
     limiters = limits.limiters_for(request.app)
-    wait = limiters.rest_ip.hit(limits.client_ip(request))
-    if wait:
+    ip = limits.client_ip(request)
+    # Both are checked before either counts: a refused message uses up neither limit.
+    if wait := limiters.rest_ip.check(ip):
         raise limits.too_many("too many messages from this address", wait)
-    wait = limiters.rest_sender.hit(sender)
-    if wait:
+    if wait := limiters.rest_sender.check(sender):
         raise limits.too_many(f"too many messages from sender {sender!r}", wait)
+    limiters.rest_ip.hit(ip)
+    limiters.rest_sender.hit(sender)
 
 
 @router.post("/webhook", response_model=list[BotMessage], response_model_exclude_none=True,

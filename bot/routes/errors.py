@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
@@ -42,6 +46,18 @@ async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
         status_code=422)
 
 
+class AsciiJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own 422, written as ASCII JSON: its errors echo the input, and input holding a
+    # lone surrogate ("\ud800", valid JSON) cannot be written as UTF-8 (a 500 otherwise).
+    return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     """Answers for errors no route handles itself (registered once by bot.app)."""
     app.add_exception_handler(DataError, _unstorable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

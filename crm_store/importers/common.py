@@ -191,7 +191,7 @@ def parse_int(value: str, what: str, *, minimum: int | None = None,
 def check_length(value: str | None, what: str, maximum: int, problems: list[str]) -> None:
     """Adds a problem when a cell is longer than its column holds."""
     if value is not None and len(value) > maximum:
-        problems.append(f"{what} is {len(value)} characters long (at most {maximum})")
+        problems.append(f"{what} is too long ({len(value)} characters; at most {maximum})")
 
 
 def parse_bool(value: str, what: str) -> bool | None:
