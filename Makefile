@@ -14,15 +14,20 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test audit envs train validate browser prepare lock-app lock-rasa clean
 
-run: envs train prepare
+# KEFU_PROFILE=production KEFU_REPLICAS=2 make run: the production profile (docs/deploy.md).
+run: envs train prepare $(if $(filter production,$(KEFU_PROFILE)),nginx)
 	$(KEFU) run
 
 # Both environments' tests: tests/rasa_env runs inside the Rasa environment, the rest in the
 # app environment. Both run even if the first fails; the target fails if either did.
-test: envs browser train
+# Then the end-to-end tests again on the production profile (PostgreSQL, Redis, RabbitMQ, a
+# throw-away database per run: tests/e2e/conftest.py), with the replica tests (tests/production).
+test: envs browser nginx train
 	@rc=0; \
 	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/rasa_env || rc=1; \
-	$(APP_VENV)/bin/python -m pytest -q --ignore=tests/rasa_env || rc=1; \
+	$(APP_VENV)/bin/python -m pytest -q --ignore=tests/rasa_env --ignore=tests/production || rc=1; \
+	KEFU_TEST_PROFILE=production $(APP_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	  tests/e2e tests/production || rc=1; \
 	exit $$rc
 
 envs: $(APP_STAMP) $(RASA_STAMP)
@@ -46,6 +51,12 @@ browser: $(BROWSER_STAMP)
 $(BROWSER_STAMP):
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 	@mkdir -p $(@D) && touch $@
+
+# The production profile puts Debian's nginx in front of each tier's replicas (kefu/balancer.py).
+# Only needed there: `make run` and the default profile never use it.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+	  { apt-get update -q && apt-get install -y -q nginx-light; }
 
 # Rasa's own fingerprinting decides (its cache in .rasa/): when nothing the model depends on
 # changed, the latest model in models/ is reused and nothing is trained.

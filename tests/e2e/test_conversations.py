@@ -32,7 +32,7 @@ def shop(tmp_path_factory):
     assert prepared.returncode == 0, prepared.stdout + prepared.stderr
     ports = {"gateway": free_port(), "rasa": free_port(), "actions": free_port()}
     running = start_stack(data_dir, ports)
-    db.configure(f"sqlite:///{data_dir / 'kefu.db'}")
+    db.configure(running.database_url)  # SQLite, or PostgreSQL on the production profile
     yield running
     running.stop()
     db.reset_engine()
