@@ -43,8 +43,6 @@ class ConversationRecord:
     replies: list[int] = field(default_factory=list)
     # Web only: the ids of the bot messages received, whichever turn they belong to.
     received_ids: set[int] = field(default_factory=set)
-    # Web only: the store's id of each sent message (from the server's ack), None if none came.
-    stored_ids: list[int | None] = field(default_factory=list)
 
 
 def _reply_text_and_cards(messages: list[dict[str, Any]]) -> tuple[str, int]:
@@ -158,9 +156,6 @@ class WebChat:
 
     async def turn(self, record: ConversationRecord, turn: Turn) -> TurnResult:
         result = TurnResult(turn.kind, "web", record.external_id, turn.text, None)
-        record.sent.append(turn.text)
-        record.replies.append(0)
-        record.stored_ids.append(None)
         client_id = uuid.uuid4().hex
         self._errors.pop(None, None)  # an earlier turn's frame-level error is not this one's
         started = time.perf_counter()
@@ -169,8 +164,12 @@ class WebChat:
             await self._ws.send(json.dumps({"type": "message", "client_id": client_id,
                                             "text": turn.text}))
         except websockets.ConnectionClosed:
+            # Never sent, so nothing to look for in the store (the widget would keep it in
+            # its outbox and send it after reconnecting).
             result.error = "web: connection closed before sending"
             return result
+        record.sent.append(turn.text)
+        record.replies.append(0)
         def failed() -> str | None:
             return self._errors.get(client_id) or self._errors.get(None)
 
@@ -181,7 +180,6 @@ class WebChat:
             result.error = f"web: error frame: {failed()}"
             return result
         stored_id = self._acks[client_id]
-        record.stored_ids[-1] = stored_id
 
         def answer() -> list[tuple[float, dict[str, Any]]]:
             return [(at, m) for at, m in self._messages if (m.get("id") or 0) > (stored_id or 0)]
