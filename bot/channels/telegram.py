@@ -7,7 +7,11 @@ from KEFU_TELEGRAM_API_URL, so a local server can stand in for api.telegram.org.
 KEFU_TELEGRAM_TOKEN the channel is off.
 
 Every update is stored once (its update id is the message's dedupe key) before it is
-answered. Replies go through the gateway's outbound dispatcher and `TelegramSender`, which
+answered, and Telegram is told it arrived only once it is stored: in polling mode the offset
+moves past an update only then (Kefu polls itself; python-telegram-bot's Updater confirms
+updates as soon as it fetches them, so an update fetched while the database was down would be
+lost), in webhook mode the POST is answered 200 only then (otherwise 503, and Telegram sends
+it again). A repeat of an update already stored is stored and answered once. Replies go through the gateway's outbound dispatcher and `TelegramSender`, which
 keeps Telegram's limits (about 1 message a second per chat, 30 overall) and turns Telegram's
 errors into retry (429 with its retry_after, 5xx, network) or failure (blocked, bad request).
 Buttons become inline keyboards whose callback data points at the stored message
@@ -17,10 +21,12 @@ Buttons become inline keyboards whose callback data points at the stored message
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +36,9 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -62,6 +70,31 @@ COMMANDS = ("start", "help", "human", "stop", "link")
 MAX_UPDATE_BYTES = 1_000_000
 _CALLBACK = re.compile(r"^b:(\d{1,18}):(\d{1,2})$")
 SENDER_LABEL = {"agent": "Team member"}
+# Long-polling wait per getUpdates call.
+POLL_TIMEOUT = timedelta(seconds=10)
+# A webhook POST waits this long for its update to be stored; Telegram gives up at 60 s.
+WEBHOOK_STORE_TIMEOUT = 45.0
+# Between polls after an update could not be stored (the database is down): it comes again.
+UNSTORED_BACKOFF = (1.0, 10.0)
+
+Handler = Callable[[Any, Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def receipted(handler: Handler) -> Handler:
+    """Settles the update's receipt when the handler is done: stored (or nothing to store)
+    when it returns, not stored when it raises before a `stored` callback settled it."""
+
+    @functools.wraps(handler)
+    async def wrapper(channel: TelegramChannel, update: Update,
+                      context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await handler(channel, update, context)
+        except Exception:
+            channel.settle(update, stored=False)
+            raise
+        channel.settle(update, stored=True)
+
+    return wrapper
 
 
 class RateLimiter:
@@ -161,8 +194,8 @@ class TelegramChannel:
                    # Updates of different chats are handled side by side; the gateway keeps
                    # one chat's messages in order.
                    .concurrent_updates(64))
-        if self.webhook_mode:
-            builder = builder.updater(None)
+        # No Updater: Kefu polls itself so that an update is confirmed only once stored.
+        builder = builder.updater(None)
         self.application: Application = builder.build()
         self.sender = TelegramSender(self.application,
                                      RateLimiter(settings.telegram_chat_rate,
@@ -170,6 +203,10 @@ class TelegramChannel:
         self._add_handlers()
         self._runner: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        # update id -> resolves True once the update is stored (or needs no storing), False
+        # when it could not be: Telegram must then deliver it again.
+        self._receipts: dict[int, asyncio.Future[bool]] = {}
+        self._processing: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -191,13 +228,14 @@ class TelegramChannel:
                         secret_token=self.settings.telegram_webhook_secret,
                         allowed_updates=ALLOWED_UPDATES)
                 else:
-                    await self.application.updater.start_polling(
-                        allowed_updates=ALLOWED_UPDATES, timeout=timedelta(seconds=10),
-                        error_callback=self._polling_error)
+                    # getUpdates is refused while a webhook is set.
+                    await self.application.bot.delete_webhook()
                 logger.info("Telegram channel up (%s, bot id %s, %s)",
                             "webhook" if self.webhook_mode else "long polling", self.bot_id,
                             self.settings.telegram_api_url)
                 self.ready.set()
+                if not self.webhook_mode:
+                    await self._poll()
                 return
             except asyncio.CancelledError:
                 raise
@@ -206,16 +244,84 @@ class TelegramChannel:
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
 
-    def _polling_error(self, exc: TelegramError) -> None:
-        logger.warning("Telegram polling: %s", exc)
+    async def _poll(self) -> None:
+        """Long polling that confirms an update (moves the offset past it) only once it is
+        stored. Updates of a batch are handled side by side; the next poll waits until each of
+        them is stored or has failed. A failed one and those after it come again (the ones
+        already stored are then recognised as repeats)."""
+        offset: int | None = None
+        error_delay = 1.0
+        unstored_delay = UNSTORED_BACKOFF[0]
+        while True:
+            try:
+                updates = await self.application.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
+            except asyncio.CancelledError:
+                raise
+            except (Conflict, InvalidToken, NetworkError, TelegramError, OSError) as exc:
+                # NetworkError covers 5xx and timeouts; Conflict a webhook or another poller.
+                logger.warning("Telegram polling: %s; retrying in %.0f s", exc, error_delay)
+                await asyncio.sleep(error_delay)
+                error_delay = min(60.0, error_delay * 2)
+                continue
+            error_delay = 1.0
+            if not updates:
+                continue
+            stored = await asyncio.gather(*(self.process(update) for update in updates))
+            for update, ok in zip(updates, stored):
+                if not ok:
+                    break
+                offset = update.update_id + 1
+            if all(stored):
+                unstored_delay = UNSTORED_BACKOFF[0]
+            else:
+                logger.warning("Telegram: %s of %s update(s) not stored; fetching them again "
+                               "in %.0f s", stored.count(False), len(stored), unstored_delay)
+                await asyncio.sleep(unstored_delay)
+                unstored_delay = min(UNSTORED_BACKOFF[1], unstored_delay * 2)
+
+    async def process(self, update: Update) -> bool:
+        """Hand `update` to the handlers; True once it is stored (or needs no storing), False
+        if it could not be stored. Handling (asking Rasa, replying) goes on in the background.
+        An update already in hand (fetched or posted again meanwhile) is not handled twice."""
+        receipt = self._receipts.get(update.update_id)
+        if receipt is None:
+            receipt = self._receipts[update.update_id] = \
+                asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._handle(update, receipt),
+                                       name=f"telegram-update-{update.update_id}")
+            self._processing.add(task)
+            task.add_done_callback(self._processing.discard)
+        return await asyncio.shield(receipt)
+
+    async def _handle(self, update: Update, receipt: asyncio.Future[bool]) -> None:
+        app = self.application
+        try:
+            # The update processor keeps concurrent_updates' limit.
+            await app.update_processor.process_update(update, app.process_update(update))
+        finally:
+            # No handler settled it: nothing to store (an update kind Kefu ignores).
+            if not receipt.done():
+                receipt.set_result(True)
+            self._receipts.pop(update.update_id, None)
+
+    def settle(self, update: Update, *, stored: bool) -> None:
+        """Record whether `update` is safely stored; the first word counts."""
+        receipt = self._receipts.get(update.update_id)
+        if receipt is not None and not receipt.done():
+            receipt.set_result(stored)
 
     async def stop(self) -> None:
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+        if self._processing:
+            # Let updates in hand finish (an unfinished one was not confirmed and comes again).
+            _, unfinished = await asyncio.wait(set(self._processing), timeout=10.0)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         try:
-            if self.application.updater is not None and self.application.updater.running:
-                await self.application.updater.stop()
             if self.application.running:
                 await self.application.stop()
             if self.application._initialized:  # noqa: SLF001
@@ -238,6 +344,7 @@ class TelegramChannel:
     def _dedupe_key(self, update: Update) -> str:
         return f"telegram:{self.bot_id}:update:{update.update_id}"
 
+    @receipted
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not message.text:
@@ -248,11 +355,13 @@ class TelegramChannel:
                                                                  "language_code", None)})
 
         async def stored(conversation: ConversationRef, _message: ChatMessage) -> None:
+            self.settle(update, stored=True)  # Telegram may forget it now
             if not conversation.human:
                 await self._typing(chat.id)
 
         await self.gateway.handle(inbound, on_stored=stored)
 
+    @receipted
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, chat = update.callback_query, update.effective_chat
         if query is None or chat is None:
@@ -272,6 +381,7 @@ class TelegramChannel:
         async def stored(conversation: ConversationRef, _message: ChatMessage) -> None:
             # Answered once, after the press is safely stored; the keyboard goes away so the
             # same choice is not sent twice.
+            self.settle(update, stored=True)
             await self._answer(query)
             try:
                 await query.edit_message_reply_markup(reply_markup=None)
@@ -282,6 +392,7 @@ class TelegramChannel:
 
         await self.gateway.handle(inbound, on_stored=stored)
 
+    @receipted
     async def on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
@@ -292,6 +403,11 @@ class TelegramChannel:
                                         "your question.")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(context.error, store.StoreUnavailable):
+            # Expected during a database outage: the update was not confirmed, it comes again.
+            logger.warning("Telegram update %s not stored: %s",
+                           getattr(update, "update_id", "?"), context.error.detail)
+            return
         logger.error("Telegram update %s failed", getattr(update, "update_id", "?"),
                      exc_info=context.error)
 
@@ -324,7 +440,14 @@ class TelegramChannel:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise HTTPException(422, "an update needs an integer update_id")
         update = Update.de_json(data, self.application.bot)
-        await self.application.update_queue.put(update)
+        # 200 only once the update is stored; otherwise Telegram must send it again.
+        try:
+            stored = await asyncio.wait_for(self.process(update), WEBHOOK_STORE_TIMEOUT)
+        except asyncio.TimeoutError:
+            stored = False
+        if not stored:
+            raise HTTPException(503, "the update could not be stored yet; send it again",
+                                headers={"Retry-After": str(store.RETRY_AFTER_SECONDS)})
         return {"ok": True}
 
 
