@@ -210,6 +210,8 @@ async def load_kefu(args: argparse.Namespace) -> list[LevelResult]:
             run_args = [*run_args, "--profile", "production", "--replicas", str(args.replicas)]
         if args.url:
             base_url, database_url = args.url.rstrip("/"), args.database_url
+            progress("using the running stack as it is: if its REST channel answers 429, start "
+                     f"it with {' '.join(f'{k}={v}' for k, v in BENCH_ENV.items())}")
         else:
             data_dir = args.data_dir
             if data_dir is None:
