@@ -34,14 +34,13 @@ CONTROL_CHANNEL = PREFIX + "control"
 
 class RedisFanout:
     def __init__(self, url: str) -> None:
-        self._url = url
-        self._redis: Redis | None = None
+        # Connects on first use; a Redis that is away fails fast instead of holding up a reply.
+        self._redis = Redis.from_url(url, socket_connect_timeout=2.0)
         self._pubsub: Any = None
         self._handlers: dict[str, Handler] = {}
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._redis = Redis.from_url(self._url)
         await self._redis.ping()  # fail at start, not at the first customer message
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(CONTROL_CHANNEL)
@@ -54,13 +53,11 @@ class RedisFanout:
             self._listener = None
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        if self._redis is not None:
-            await self._redis.aclose()
+        await self._redis.aclose()
 
     async def publish(self, channel: str, data: dict[str, Any]) -> int:
         """Send `data` to every process subscribed to `channel`; returns how many there are
         (Redis counts subscribed connections, and each process has one). Raises RedisError."""
-        assert self._redis is not None, "start() first"
         return int(await self._redis.publish(PREFIX + channel, json.dumps(data, default=str)))
 
     async def subscribe(self, channel: str, handler: Handler) -> None:

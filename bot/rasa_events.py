@@ -35,7 +35,9 @@ class RasaEventConsumer:
         self._queue_name = queue
         self._prefetch = prefetch
         self._connection: AbstractRobustConnection | None = None
-        self.recorded = 0  # events kept since start (health and tests)
+        # Messages settled since start (kept, skipped or dropped as malformed; not those put
+        # back for a retry): how tests and operators see the consumer keeping up.
+        self.handled = 0
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self._url)
@@ -64,6 +66,7 @@ class RasaEventConsumer:
             # Retrying cannot fix it; keeping it would block nothing but fill the queue.
             logger.warning("dropped a malformed Rasa event: %s", exc)
             await message.reject(requeue=False)
+            self.handled += 1
             return
         except SQLAlchemyError:
             logger.exception("could not keep a Rasa event; it stays queued")
@@ -71,4 +74,4 @@ class RasaEventConsumer:
             await message.nack(requeue=True)
             return
         await message.ack()
-        self.recorded += 1
+        self.handled += 1
