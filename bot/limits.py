@@ -29,7 +29,9 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Webhooks and APIs take small JSON documents; a megabyte is far beyond any honest one.
@@ -115,8 +117,8 @@ class BodyLimit:
 
     A declared Content-Length over the limit is refused before anything is read. Otherwise
     the bytes are counted as the app reads them; past the limit the read raises
-    `BodyTooLarge`, which FastAPI answers as a 413, and if the app swallowed it this
-    middleware answers instead (unless a response was already started).
+    `BodyTooLarge`, which FastAPI answers as a 413; if it reaches this middleware, or the app
+    swallowed it and answered nothing, this middleware answers the 413 itself.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int | None = None) -> None:
@@ -137,14 +139,17 @@ class BodyLimit:
                     await _refuse(send, BodyTooLarge(limit).detail, 413)
                     return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    refused = True
                     raise BodyTooLarge(limit)
             return message
 
@@ -160,6 +165,10 @@ class BodyLimit:
             if started:
                 raise
             await _refuse(send, exc.detail, 413)
+            return
+        if refused and not started:
+            # The app caught the error and answered nothing: the caller still gets the 413.
+            await _refuse(send, BodyTooLarge(limit).detail, 413)
 
 
 async def _refuse(send: Send, reason: str, status: int) -> None:
@@ -229,10 +238,6 @@ class RateLimiter:
                 events.append(now)
             return wait
 
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._events.pop(key, None)
-
 
 class Limiters:
     """The gateway's rate limiters, one set per app (`limiters_for(app)`)."""
@@ -245,7 +250,7 @@ class Limiters:
         self.rest_ip = RateLimiter(limits.rest_ip_max, limits.rest_ip_window_seconds)
 
 
-def limiters_for(app) -> Limiters:
+def limiters_for(app: Starlette) -> Limiters:
     """The app's limiters, made on first use (a test may put its own on `app.state`)."""
     limiters = getattr(app.state, "limiters", None)
     if limiters is None:
@@ -265,12 +270,7 @@ def too_many(reason: str, seconds: float) -> HTTPException:
                          headers={"Retry-After": wait})
 
 
-def client_ip(scope_or_request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     """The caller's address as the server saw it (uvicorn applies X-Forwarded-For only from
     the proxies in --forwarded-allow-ips, so a client cannot choose its own)."""
-    client = getattr(scope_or_request, "client", None)
-    if client is None and isinstance(scope_or_request, dict):
-        client = scope_or_request.get("client")
-    if client is None:
-        return "unknown"
-    return client[0] if isinstance(client, tuple | list) else client.host
+    return request.client.host if request.client else "unknown"

@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 
 from bot.limits import MAX_MESSAGE_CHARS
 from crm_store.db import session_scope
-from crm_store.models import Conversation, Direction, Message
+from crm_store.models import Conversation, Direction, Message, Ticket
 from tests.bad_input.conftest import ANNA, bearer
 
 ODD_BUT_FINE = {
@@ -160,3 +160,21 @@ def test_guessing_someone_elses_order_number_reveals_nothing(rasa_gateway):
     assert said, "the bot said nothing"
     for secret in ("MY237890581GB", "Royal Mail", "shipped", "CAM-006", "19.00", "Emma"):
         assert secret.lower() not in answer.lower(), answer
+
+
+def test_guessing_someone_elses_ticket_reference_reveals_nothing(rasa_gateway):
+    with session_scope() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.reference.is_not(None),
+                                                     Ticket.customer_id.is_not(None))
+                                .order_by(Ticket.id))
+        assert ticket is not None, "the demo shop has tickets"
+        reference, subject = ticket.reference, ticket.subject
+    sender = f"ticket-guesser-{uuid.uuid4().hex[:8]}"
+    said = []
+    for text in (f"what is the status of my complaint {reference}?", "mallory@example.com"):
+        response = rest(rasa_gateway, sender, text)
+        assert response.status_code == 200, response.text
+        said += [r.get("text", "") for r in response.json()]
+    answer = "\n".join(said)
+    assert said, "the bot said nothing"
+    assert subject.lower() not in answer.lower(), answer
