@@ -44,6 +44,10 @@ def run(
         typer.echo("--replicas needs --profile production: replicas share PostgreSQL, Redis "
                    "and RabbitMQ", err=True)
         raise typer.Exit(2)
+    if settings.replicas > 1 and settings.telegram_token and not settings.telegram_webhook_url:
+        typer.echo("--replicas with Telegram needs KEFU_TELEGRAM_WEBHOOK_URL: only one process "
+                   "may long-poll Telegram (docs/deploy.md)", err=True)
+        raise typer.Exit(2)
     try:
         groups = tiers(settings)
     except (ValueError, FileNotFoundError) as exc:

@@ -87,3 +87,13 @@ def test_replicas_without_the_production_profile_are_refused(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--replicas needs --profile production" in done.stderr
+
+
+def test_replicas_with_telegram_long_polling_are_refused(tmp_path):
+    # Telegram answers a second concurrent getUpdates with 409: replicas need the webhook.
+    env = {**os.environ, "KEFU_DATA_DIR": str(tmp_path), "KEFU_TELEGRAM_TOKEN": "123:abc"}
+    env.pop("KEFU_TELEGRAM_WEBHOOK_URL", None)
+    done = subprocess.run([str(KEFU), "run", "--profile", "production", "--replicas", "2"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "KEFU_TELEGRAM_WEBHOOK_URL" in done.stderr
