@@ -22,7 +22,7 @@ from crm_store.db import session_scope
 from crm_store.demo import load_if_empty
 from crm_store.services import staff
 from kefu.settings import REPO_ROOT, Settings
-from kefu import stack
+from kefu.stack import action_server_spec, rasa_spec
 from kefu.supervisor import Supervisor
 from tests.conftest import free_port
 from tests.crm_store.conftest import PostgresSchemas, _require_postgres
@@ -82,13 +82,6 @@ def bare_gateway(store_url, tmp_path_factory) -> Iterator[GatewayServer]:
     server.stop()
 
 
-def _one(module, name: str, settings: Settings):
-    # kefu.stack builds one spec per replica (`rasa_specs`); older versions had `rasa_spec`.
-    if hasattr(module, f"{name}_specs"):
-        return getattr(module, f"{name}_specs")(settings)[0]
-    return getattr(module, f"{name}_spec")(settings)
-
-
 @pytest.fixture(scope="session")
 def rasa_settings(store_url, tmp_path_factory) -> Iterator[Settings]:
     """The real Rasa server with the trained model and the real action server, on this
@@ -102,7 +95,7 @@ def rasa_settings(store_url, tmp_path_factory) -> Iterator[Settings]:
     env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
            "KEFU_DATA_DIR": str(data_dir)}
     try:
-        for spec in (_one(stack, "action_server", settings), _one(stack, "rasa", settings)):
+        for spec in (action_server_spec(settings), rasa_spec(settings)):
             spec.env.update(env)
             supervisor.wait_healthy(supervisor.start(spec))
         yield settings
