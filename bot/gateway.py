@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import weakref
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +30,7 @@ from bot.rasa_client import RasaClient
 from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
+from crm_store.services import link_codes
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +40,6 @@ _LINK = re.compile(r"^\s*/?link(?:@\w+)?(?:\s+(?P<code>[A-Za-z0-9][A-Za-z0-9 -]{
                    re.IGNORECASE)
 _START_CODE = re.compile(r"^\s*/start(?:@\w+)?\s+(?P<code>[A-Za-z0-9]{6})\s*$", re.IGNORECASE)
 _COMMAND = re.compile(r"^\s*/(?P<name>[a-z_]+)(?:@\w+)?(?:\s|$)", re.IGNORECASE)
-
-# Wrong link codes per sender before the gateway stops checking for a while (guessing).
-MAX_LINK_FAILURES = 5
-LINK_FAILURE_WINDOW = 600.0
 
 HELP_TEXT = (
     "I'm Kefu, the shop's assistant. Ask me about orders, delivery, returns, refunds, payments "
@@ -100,7 +95,6 @@ class Gateway:
         # One lock per conversation in use; a lock nobody holds or waits for goes away.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = \
             weakref.WeakValueDictionary()
-        self._link_failures: dict[str, list[float]] = defaultdict(list)
 
     def _lock(self, sender_id: str) -> asyncio.Lock:
         lock = self._locks.get(sender_id)
@@ -216,14 +210,19 @@ class Gateway:
         if code is None:
             return [await self._reply(conversation, await self._issue_code(conversation,
                                                                            verified), "system")]
-        if self._too_many_link_failures(conversation.sender_id):
+        # Counted in the shared store, so switching replicas buys a guesser nothing.
+        if not await store.run(lambda session: link_codes.guesses_left(
+                session, channel=conversation.channel, external_id=conversation.external_id),
+                wait=store.OUTAGE_GRACE):
             text = "Too many wrong codes. Please wait a few minutes and try again."
             return [await self._reply(conversation, Content(text), "system")]
         try:
             customer_id = await store.run(store.redeem_link_code(
                 code, conversation.channel, conversation.external_id), wait=store.OUTAGE_GRACE)
         except InvalidInput:
-            self._link_failures[conversation.sender_id].append(time.monotonic())
+            await store.run(lambda session: link_codes.record_failed_guess(
+                session, channel=conversation.channel, external_id=conversation.external_id),
+                wait=store.OUTAGE_GRACE)
             text = ("That code didn't work — it may have expired. Ask for a new one on your "
                     "other chat (type: link) and enter it here within 10 minutes.")
             return [await self._reply(conversation, Content(text), "system")]
@@ -250,14 +249,6 @@ class Gateway:
         minutes = 10
         return Content(f"Your link code is {code}. On your other chat (Telegram or the shop's "
                        f"website), type: link {code}\nIt works once, within {minutes} minutes.")
-
-    def _too_many_link_failures(self, sender_id: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._link_failures.pop(sender_id, [])
-                  if now - t < LINK_FAILURE_WINDOW]
-        if recent:
-            self._link_failures[sender_id] = recent
-        return len(recent) >= MAX_LINK_FAILURES
 
     async def _stop(self, conversation: ConversationRef) -> list[ChatMessage]:
         if conversation.customer_id is not None:

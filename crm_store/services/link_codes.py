@@ -8,19 +8,25 @@ come from someone who proved they own it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
-from crm_store.models import ChannelIdentity, LinkCode, utcnow
+from crm_store.models import AuditEntry, ChannelIdentity, LinkCode, utcnow
 from crm_store.services import audit, identities
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 DEFAULT_TTL = timedelta(minutes=10)
+# Wrong codes one chat may type before it must wait. Counted in the audit log, in the shared
+# database, so a guesser gets the same five tries however many gateway replicas there are.
+MAX_FAILED_GUESSES = 5
+GUESS_WINDOW = timedelta(minutes=10)
+FAILED_GUESS = "link_code.fail"
 
 
 def normalise_code(raw: str) -> str:
@@ -80,3 +86,30 @@ def redeem(session: Session, *, code: str, channel: str, external_id: str) -> Ch
                  entity="customer", entity_id=link.customer_id,
                  details={"from": link.issued_channel, "to": channel})
     return identity
+
+
+def _chat(channel: str, external_id: str) -> tuple[str, str]:
+    # The audit log's entity id holds 64 characters; longer external ids (REST senders) are
+    # kept as their digest, which counts the same.
+    entity_id = external_id if len(external_id) <= 64 else \
+        hashlib.sha256(external_id.encode()).hexdigest()
+    return f"chat:{channel}"[:40], entity_id
+
+
+def record_failed_guess(session: Session, *, channel: str, external_id: str) -> None:
+    """A wrong, used or expired code was typed on this chat (its own unit of work: the failed
+    redeem itself is rolled back)."""
+    entity, entity_id = _chat(channel, external_id)
+    audit.record(session, actor="customer", action=FAILED_GUESS, entity=entity,
+                 entity_id=entity_id)
+
+
+def guesses_left(session: Session, *, channel: str, external_id: str,
+                 now: datetime | None = None) -> int:
+    """How many more wrong codes this chat may type within the window."""
+    entity, entity_id = _chat(channel, external_id)
+    since = (now or utcnow()) - GUESS_WINDOW
+    failed = session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.at > since, AuditEntry.action == FAILED_GUESS,
+        AuditEntry.entity == entity, AuditEntry.entity_id == entity_id))
+    return max(0, MAX_FAILED_GUESSES - (failed or 0))
