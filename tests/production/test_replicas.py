@@ -171,6 +171,27 @@ def test_two_rasa_replicas_answer_one_customer_in_order(cluster):
     assert sum(c.upper().startswith("SET ") for c in locks) >= 2 * rounds, locks
 
 
+def test_two_gateways_take_one_customers_messages_at_once_and_lose_none(cluster):
+    """The same REST customer writing through both gateway replicas at once: every message is
+    stored, answered, and classified (the intent Rasa found is kept with it)."""
+    sender = _sender("both-gateways")
+    rounds = 3
+    with ThreadPoolExecutor(2) as pool:
+        for i in range(rounds):
+            first = pool.submit(_say, cluster.gateway(1), sender, f"hello {i}a")
+            second = pool.submit(_say, cluster.gateway(2), sender, f"hello {i}b")
+            assert first.result() and second.result(), "a message went unanswered"
+    with session_scope() as session:
+        conversation = session.scalar(select(Conversation).where(
+            Conversation.channel == "rest", Conversation.external_id == sender))
+        messages = [(m.sender_kind.value, m.text, m.intent) for m in conversation.messages]
+    inbound = [(text, intent) for kind, text, intent in messages if kind == "customer"]
+    assert sorted(text for text, _ in inbound) == \
+        sorted(f"hello {i}{x}" for i in range(rounds) for x in "ab")
+    assert all(intent == "greet" for _, intent in inbound), inbound
+    assert sum(kind == "bot" for kind, _, _ in messages) >= 2 * rounds, messages
+
+
 def test_agent_console_on_one_replica_sees_a_customer_on_the_other(cluster):
     console = connect(cluster.gateway(1).replace("http", "ws") + "/ws/staff",
                       additional_headers={"Authorization": f"Bearer {_token(cluster.gateway(1))}"})
