@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import httpx
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
+
+from crm_store.db import session_scope
+from crm_store.models import Conversation
 
 from tests.bad_input.conftest import ADA, bearer
 
@@ -105,3 +109,26 @@ def test_a_body_just_under_the_limit_is_read(bare_gateway):
                           headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 422
     assert "too long (990,000 characters)" in response.text
+
+
+def test_values_the_store_cannot_hold_get_422_and_nothing_is_written(bare_gateway):
+    # Found by the schemathesis fuzz on PostgreSQL: ids past 32 bits and NUL characters were
+    # 500s. They are the caller's input: a 422 with the database's reason, nothing stored.
+    headers = bearer(bare_gateway, ADA)
+    sender = "store-limits"
+    assert httpx.post(f"{bare_gateway.url}/webhooks/rest/webhook", timeout=30,
+                      json={"sender": sender, "message": "hello"}).status_code == 200
+    with httpx.Client(base_url=bare_gateway.url, headers=headers, timeout=30) as client:
+        huge = client.get("/api/conversations/99999999999")
+        assert huge.status_code == 422 and "out of range" in huge.json()["detail"]
+        with session_scope() as session:
+            conversation_id = session.scalar(select(Conversation.id).where(
+                Conversation.channel == "rest", Conversation.external_id == sender))
+        note = client.post(f"/api/conversations/{conversation_id}/notes",
+                           json={"text": "call back \x00 later"})
+        assert note.status_code == 422 and "NUL" in note.json()["detail"]
+        transcript = client.get(f"/api/conversations/{conversation_id}").json()
+        assert transcript["notes"] == []
+    nul_sender = httpx.get(f"{bare_gateway.url}/webhooks/rest/messages",
+                           params={"sender": "a\x00b"})
+    assert nul_sender.status_code == 422 and "control characters" in nul_sender.text
