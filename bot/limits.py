@@ -1,15 +1,17 @@
 """Request limits for the gateway: body size, customer message text, and rate limits.
 
-One place for the rules every channel and API applies, so the web widget, Telegram and the
-REST channel refuse the same messages for the same reasons:
+One place for the rules the channels and APIs apply, so that every channel refuses the same
+customer messages for the same reasons (the REST channel uses `message_problem`; the web
+widget's own limit, bot/channels/web.py MAX_TEXT_CHARS, is the same 2,000 characters):
 
   - `BodyLimit`: pure ASGI middleware that counts body bytes as they stream in, so a chunked
     request without Content-Length is refused (413) as soon as it passes the limit, not after
     it has been read whole;
   - `message_problem(text)`: why a customer's message cannot be taken (empty, over
     `MAX_MESSAGE_CHARS`, or holding characters no store can keep), or None;
-  - `RateLimiter`: a sliding window per key (client IP, REST sender, login address) answering
-    how long the caller must wait.
+  - `RateLimiter`: a sliding window per key (a client IP, a REST sender) answering how long
+    the caller must wait; `Limiters` holds the gateway's (failed sign-ins per IP, REST
+    messages per sender and per IP).
 
 Defaults are constants here; each can be changed with an environment variable
 (`KEFU_MAX_BODY_BYTES`, `KEFU_MAX_MESSAGE_CHARS`, `KEFU_LOGIN_IP_MAX_FAILURES`, ...) read by
