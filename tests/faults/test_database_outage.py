@@ -3,14 +3,17 @@
 While it is down nothing may be half-written or silently dropped: REST callers get 503 with
 Retry-After and a reason, and Telegram updates are not confirmed (long polling does not move
 its offset past them), so they come again. After it is back every message is stored exactly
-once and answered.
+once and answered. The web widget's message is not acknowledged and comes again with the
+widget's next connection.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.faults.conftest import chats, new_sender, wait_for
 
@@ -72,3 +75,58 @@ def test_ten_seconds_without_the_database_lose_nothing(stack):
                          for m in store.messages("telegram", str(chat))
                          if m.direction.value == "outbound"),
              what="the Telegram replies marked delivered")
+
+
+class Widget:
+    """The web widget's side of the websocket protocol (bot/channels/web.py): hello, then
+    frames; like widget.js it keeps a message until the server acknowledges it."""
+
+    def __init__(self, gateway_url: str, session: str | None = None) -> None:
+        self.ws = connect(gateway_url.replace("http://", "ws://") + "/ws/chat", open_timeout=10)
+        self.ws.send(json.dumps({"type": "hello", "session": session}))
+        self.welcome = self.receive()
+        assert self.welcome["type"] == "welcome", self.welcome
+        self.session = self.welcome["session"]
+
+    def receive(self, timeout: float = 60) -> dict:
+        return json.loads(self.ws.recv(timeout))
+
+    def until(self, predicate, timeout: float = 60) -> list[dict]:
+        frames, deadline = [], time.monotonic() + timeout
+        while True:
+            frames.append(self.receive(max(0.1, deadline - time.monotonic())))
+            if predicate(frames[-1]):
+                return frames
+
+    def send(self, client_id: str, text: str) -> None:
+        self.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+
+
+def test_a_web_message_sent_while_the_database_is_down_is_not_acknowledged(stack):
+    """The widget keeps an unacknowledged message in its outbox and sends it again after
+    its next (re)connect, when the welcome's history does not have it."""
+    store, proxy = stack.store, stack.proxy
+    widget = Widget(stack.gateway_url)
+    proxy.cut()
+    try:
+        widget.send("outage-1", "hello")
+        frames = widget.until(lambda f: f["type"] == "error", timeout=30)
+        assert not [f for f in frames if f["type"] == "ack"]  # not acknowledged
+        assert "try again" in frames[-1]["reason"]
+    finally:
+        proxy.restore()
+    widget.ws.close()
+    assert store.messages("web", widget.session) == []
+    # widget.js on reconnect: hello with its session; the message is not in the history,
+    # so it is sent again with the same client id.
+    again = Widget(stack.gateway_url, session=widget.session)
+    assert [m for m in again.welcome["history"] if m.get("client_id") == "outage-1"] == []
+    again.send("outage-1", "hello")
+    acked = again.until(lambda f: f["type"] == "ack")[-1]
+    assert acked["client_id"] == "outage-1" and acked["duplicate"] is False
+    reply = again.until(lambda f: f["type"] == "message" and f.get("sender") == "bot")[-1]
+    assert "I'm Kefu" in reply["text"]
+    again.send("outage-1", "hello")  # a resend that crossed the ack changes nothing
+    assert again.until(lambda f: f["type"] == "ack")[-1]["duplicate"] is True
+    assert store.inbound_texts("web", widget.session) == ["hello"]
+    again.ws.close()
