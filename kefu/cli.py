@@ -116,6 +116,32 @@ def prepare() -> None:
     sync_after_import(None)
 
 
+@app.command("dialogue")
+def dialogue_summary(
+    hours: float = typer.Option(24.0, "--hours", min=0.0, help="Look back this many hours."),
+) -> None:
+    """What Rasa did lately, from its event broker (production profile): intents, actions and
+    rejected actions, most frequent first."""
+    from datetime import timedelta
+
+    from crm_store.db import session_scope
+    from crm_store.models import utcnow
+    from crm_store.services import dialogue_events
+
+    with session_scope() as session:
+        counts = dialogue_events.summary(session, since=utcnow() - timedelta(hours=hours))
+    if not any(counts.values()):
+        typer.echo(f"No dialogue events in the last {hours:g} h (they arrive through Rasa's "
+                   "event broker on the production profile: docs/deploy.md).")
+        return
+    for kind in ("intent", "action", "action_rejected"):
+        rows = sorted(counts.get(kind, {}).items(), key=lambda item: (-item[1], item[0]))
+        if rows:
+            typer.echo(f"{kind}:")
+            for name, count in rows:
+                typer.echo(f"  {count:>7}  {name}")
+
+
 def _register_subcommands() -> None:
     """Each part of Kefu owns its commands; they are collected here, and so are the hooks that
     keep derived data current after an import."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import subprocess
 import time
 
 import aio_pika
@@ -18,7 +20,7 @@ from bot.rasa_events import RasaEventConsumer
 from crm_store import db, migrate
 from crm_store.db import session_scope
 from crm_store.services import conversations, dialogue_events
-from tests.e2e.stack import RABBITMQ_URL
+from tests.e2e.stack import KEFU, RABBITMQ_URL, REPO
 
 
 @pytest.fixture
@@ -95,3 +97,17 @@ def test_a_turn_is_kept_once_even_when_delivered_twice_and_bad_events_are_droppe
                     ("action_rejected", "action_check_order", conversation_id, None)]
     assert counts["intent"] == {"greet": 1}
     assert counts["action_rejected"] == {"action_check_order": 1}
+
+
+def test_kefu_dialogue_prints_what_was_recorded(store, tmp_path):
+    with session_scope() as session:
+        for event in _turn("web:abc", time.time()):
+            dialogue_events.record(session, event)
+    env = {**os.environ, "KEFU_DATABASE_URL": store, "KEFU_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([str(KEFU), "dialogue", "--hours", "1"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in done.stdout.splitlines()]
+    assert ["intent:"] in lines and ["1", "greet"] in lines
+    assert ["action_rejected:"] in lines and ["1", "action_check_order"] in lines
+    assert not any("action_listen" in line for line in done.stdout.splitlines())
