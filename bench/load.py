@@ -66,7 +66,7 @@ PROGRESS_EVERY = 10.0
 # Every simulated customer comes from 127.0.0.1, so the REST channel's limit per client IP
 # (bot/limits.py, for one machine flooding the shop) would refuse them; real customers come from
 # as many addresses. The limit per sender stays as configured. With --url, set it yourself.
-BENCH_ENV = {"KEFU_REST_IP_MAX": "1000000"}
+BENCH_ENV = {"KEFU_REST_IP_MAX": "1000000", "KEFU_WEB_IP_MAX": "1000000"}
 DEMO_CUSTOMERS = REPO / "demo_shop" / "customers.csv"
 
 

@@ -53,6 +53,9 @@ REST_SENDER_MAX = 30
 REST_SENDER_WINDOW_SECONDS = 60.0
 REST_IP_MAX = 120
 REST_IP_WINDOW_SECONDS = 60.0
+# Web widget messages per client IP: a script opening fresh websockets gets no fresh budget.
+WEB_IP_MAX = 120
+WEB_IP_WINDOW_SECONDS = 60.0
 
 
 class LimitSettings(BaseSettings):
@@ -68,6 +71,8 @@ class LimitSettings(BaseSettings):
     rest_sender_window_seconds: float = REST_SENDER_WINDOW_SECONDS
     rest_ip_max: int = REST_IP_MAX
     rest_ip_window_seconds: float = REST_IP_WINDOW_SECONDS
+    web_ip_max: int = WEB_IP_MAX
+    web_ip_window_seconds: float = WEB_IP_WINDOW_SECONDS
 
 
 @lru_cache(maxsize=1)
@@ -250,6 +255,7 @@ class Limiters:
         self.login_ip = RateLimiter(limits.login_ip_max_failures, limits.login_ip_window_seconds)
         self.rest_sender = RateLimiter(limits.rest_sender_max, limits.rest_sender_window_seconds)
         self.rest_ip = RateLimiter(limits.rest_ip_max, limits.rest_ip_window_seconds)
+        self.web_ip = RateLimiter(limits.web_ip_max, limits.web_ip_window_seconds)
 
 
 def limiters_for(app: Starlette) -> Limiters:

@@ -44,7 +44,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import shop_identity, store
+from bot import limits, shop_identity, store
 from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
@@ -61,7 +61,9 @@ templates = Jinja2Templates(directory=str(BOT_DIR / "templates"))
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_FRAME_BYTES = 16_384
-MAX_TEXT_CHARS = 2_000
+# The longest message any channel takes (bot/limits.py, KEFU_MAX_MESSAGE_CHARS); the frame
+# model only bounds what is parsed, the message rule says why a message is refused.
+MAX_TEXT_CHARS = 100_000
 HISTORY_LIMIT = 100
 HELLO_TIMEOUT = 15.0
 # Per connection: more than this many messages in the window is someone scripting the widget.
@@ -313,9 +315,10 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 async def _receive_hello(websocket: WebSocket) -> Hello | None:
-    raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+    raw = await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT)
     try:
-        hello = Hello.model_validate_json(raw) if len(raw) <= MAX_FRAME_BYTES else None
+        hello = (Hello.model_validate_json(raw)
+                 if raw is not None and len(raw) <= MAX_FRAME_BYTES else None)
     except ValidationError as exc:
         await _refuse(websocket, f"bad hello: {_reason(exc)}")
         return None
@@ -343,7 +346,11 @@ async def _apply_identity(secret: str | None, session: str, hello: Hello) -> str
 async def _receive_loop(connection: Connection, gateway: Gateway) -> None:
     websocket = connection.websocket
     while True:
-        raw = await websocket.receive_text()
+        raw = await _receive_text(websocket)
+        if raw is None:
+            await connection.send({"type": "error",
+                                   "reason": "binary frames are not understood; send JSON text"})
+            continue
         if len(raw.encode()) > MAX_FRAME_BYTES:
             await connection.send({"type": "error", "reason": "message too large"})
             continue
@@ -368,11 +375,16 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
     except ValidationError as exc:
         await connection.send({"type": "error", "reason": _reason(exc)})
         return
-    if not frame.text.strip():
+    # Refused with the client id: the widget drops it from its outbox instead of resending
+    # a message that can never be stored (NUL characters, say).
+    problem = limits.message_problem(frame.text)
+    if problem is not None:
         await connection.send({"type": "error", "client_id": frame.client_id,
-                               "reason": "the message is empty"})
+                               "reason": f"Sorry, {problem}."})
         return
-    if connection.over_rate():
+    ip_wait = limits.limiters_for(connection.websocket.app).web_ip.hit(
+        limits.client_ip(connection.websocket))
+    if connection.over_rate() or ip_wait:
         await connection.send({"type": "error", "client_id": frame.client_id,
                                "reason": "too many messages; please wait a moment"})
         return
@@ -410,6 +422,16 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
     if handled.duplicate:
         await connection.send({"type": "ack", "client_id": frame.client_id, "id": None,
                                "duplicate": True})
+
+
+async def _receive_text(websocket: WebSocket) -> str | None:
+    """The next text frame; None for a binary one (answered, not fatal)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("text") is not None:
+        return message["text"]
+    return None
 
 
 def _registry(connection: Connection) -> WebConnections:

@@ -195,9 +195,21 @@ def test_bad_frames_get_reasons(gateway):
     chat.send({"type": "message", "text": "hi"})
     assert "client_id" in chat.receive()["reason"]
     chat.send({"type": "message", "client_id": "c1", "text": "x" * 2001})
-    assert "text" in chat.receive()["reason"]
+    assert chat.receive() == {"type": "error", "client_id": "c1", "reason": (
+        "Sorry, the message is too long (2,001 characters); please keep it to 2,000 "
+        "characters or fewer.")}
     chat.send({"type": "message", "client_id": "c2", "text": "   "})
-    assert chat.receive()["reason"] == "the message is empty"
+    assert chat.receive() == {"type": "error", "client_id": "c2",
+                              "reason": "Sorry, the message is empty."}
+    # NUL cannot be stored: refused with its client id, so the widget stops resending it.
+    chat.send({"type": "message", "client_id": "c3", "text": "hi\x00there"})
+    refusal = chat.receive()
+    assert refusal["client_id"] == "c3" and "not text" in refusal["reason"]
+    # A binary frame is answered, and the connection goes on working.
+    chat.ws.send(b"\x00\xff binary")
+    assert "binary" in chat.receive()["reason"]
+    chat.ws.send("not json either")
+    assert chat.receive() == {"type": "error", "reason": "unknown frame type"}
     chat.send({"type": "message", "client_id": "bad id!", "text": "hi"})
     assert "client_id" in chat.receive()["reason"]
     assert stored(chat.session) == []

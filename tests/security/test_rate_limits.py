@@ -124,3 +124,22 @@ def test_the_web_widget_limits_messages_per_connection(start_gateway, monkeypatc
     assert [answers[c] for c in sent[web.RATE_MAX:]] == \
         ["too many messages; please wait a moment"] * 3
     assert inbound_texts("web", session) == [f"message {c}" for c in sent[:web.RATE_MAX]]
+
+
+def test_fresh_web_connections_from_one_ip_get_no_fresh_budget(start_gateway):
+    gateway = start_gateway()
+    lowered(gateway, web_ip_max=2, web_ip_window_seconds=600.0)
+    answers: list[str] = []
+    sessions: list[str] = []
+    for n in range(3):  # a script opening a new websocket for every message
+        with connect(gateway.ws_url, open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "hello"}))
+            sessions.append(json.loads(ws.recv(10))["session"])
+            ws.send(json.dumps({"type": "message", "client_id": f"c{n}", "text": f"hello {n}"}))
+            while True:
+                frame = json.loads(ws.recv(30))
+                if frame.get("client_id") == f"c{n}" and frame["type"] in ("ack", "error"):
+                    answers.append(frame["type"] if frame["type"] == "ack" else frame["reason"])
+                    break
+    assert answers == ["ack", "ack", "too many messages; please wait a moment"]
+    assert inbound_texts("web", sessions[2]) == []
