@@ -11,9 +11,11 @@ answered, and Telegram is told it arrived only once it is stored: in polling mod
 moves past an update only then (Kefu polls itself; python-telegram-bot's Updater confirms
 updates as soon as it fetches them, so an update fetched while the database was down would be
 lost), in webhook mode the POST is answered 200 only then (otherwise 503, and Telegram sends
-it again). A repeat of an update already stored is stored and answered once. Replies go through the gateway's outbound dispatcher and `TelegramSender`, which
-keeps Telegram's limits (about 1 message a second per chat, 30 overall) and turns Telegram's
-errors into retry (429 with its retry_after, 5xx, network) or failure (blocked, bad request).
+it again). A repeat of an update already stored is not stored or answered again.
+
+Replies go through the gateway's outbound dispatcher and `TelegramSender`, which keeps
+Telegram's limits (about 1 message a second per chat, 30 overall) and turns Telegram's errors
+into retry (429 with its retry_after, 5xx, network) or failure (blocked, bad request).
 Buttons become inline keyboards whose callback data points at the stored message
 ("b:<message id>:<button index>"), so payloads of any length survive Telegram's 64 bytes.
 """
