@@ -55,7 +55,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import store
+from bot import limits, store
 from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
@@ -350,6 +350,13 @@ class TelegramChannel:
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not message.text:
+            return
+        # The same rule as every channel (bot/limits.py): Telegram allows 4,096 characters.
+        problem = limits.message_problem(message.text)
+        if problem is not None:
+            conversation = await store.run(store.start_conversation(CHANNEL, str(chat.id)))
+            await self.gateway.deliver(conversation_id=conversation.id, sender="system",
+                                       text=f"Sorry, {problem}.")
             return
         inbound = Inbound(CHANNEL, str(chat.id), message.text,
                           dedupe_key=self._dedupe_key(update),

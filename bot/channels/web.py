@@ -415,7 +415,10 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
         await connection.send({"type": "error",
                                "reason": "Sorry, something went wrong on our side. Please "
                                          "try again in a moment."})
-        return
+        # Closing with "try again later" makes the widget reconnect (with backoff) and resend
+        # its outbox after the welcome; an open socket would hold the message until a reload.
+        await connection.websocket.close(code=1013, reason="try again later")
+        raise WebSocketDisconnect(1013)
     finally:
         if typing:
             await connection.send({"type": "typing", "on": False})

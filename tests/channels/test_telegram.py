@@ -83,6 +83,15 @@ def test_a_repeated_update_id_is_answered_once(gateway, bot_api):
     assert [m.text for m in messages(chat) if m.direction == Direction.INBOUND] == ["hi"]
 
 
+def test_an_over_long_message_gets_a_polite_reason_and_is_not_stored(gateway, bot_api):
+    chat = next(_chats)
+    bot_api.push_text(chat, "why " * 750)  # 3,000 characters: Telegram allows 4,096
+    replies = bot_api.wait_for(lambda: bot_api.texts(chat), what="a reply")
+    assert replies == ["Sorry, the message is too long (3,000 characters); please keep it to "
+                       "2,000 characters or fewer."]
+    assert [m.direction for m in messages(chat)] == [Direction.OUTBOUND]
+
+
 def test_a_429_is_retried_after_retry_after(gateway, bot_api):
     chat = next(_chats)
     bot_api.fail_next("sendMessage", 429, retry_after=2)

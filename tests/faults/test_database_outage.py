@@ -13,6 +13,7 @@ import json
 import time
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.faults.conftest import chats, new_sender, wait_for
@@ -113,6 +114,10 @@ def test_a_web_message_sent_while_the_database_is_down_is_not_acknowledged(stack
         frames = widget.until(lambda f: f["type"] == "error", timeout=30)
         assert not [f for f in frames if f["type"] == "ack"]  # not acknowledged
         assert "try again" in frames[-1]["reason"]
+        # The server then closes with "try again later", so widget.js reconnects and resends.
+        with pytest.raises(ConnectionClosed) as closed:
+            widget.receive(timeout=10)
+        assert closed.value.rcvd.code == 1013
     finally:
         proxy.restore()
     widget.ws.close()
