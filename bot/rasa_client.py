@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import httpx
+
+from kefu.rasa_api import conversation_path
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class RasaClient:
         delivered by Rasa. Nothing is said to the customer when Rasa cannot be reached."""
         try:
             response = await self._client.post(
-                f"/conversations/{quote(sender, safe='')}/trigger_intent",
+                f"{conversation_path(sender)}/trigger_intent",
                 params={"output_channel": "latest"},
                 json={"name": intent, "entities": entities or {}})
             response.raise_for_status()

@@ -227,6 +227,40 @@ def customer_forget_command(
     typer.echo(f"customer {result.customer_id} erased: {result.messages_deleted} messages "
                f"deleted, {result.tickets_anonymised} tickets anonymised, "
                f"{result.orders_kept} orders kept without personal data")
+    typer.echo(_forget_in_rasa(result.rasa_senders))
+
+
+def _forget_in_rasa(senders: tuple[str, ...]) -> str:
+    """Rasa keeps its own copy of each conversation (texts, slots): erase that too. The
+    production profile's SQL tracker store is a database table; the default in-memory one is
+    emptied through Rasa's HTTP API (replacing a conversation's events with none)."""
+    import httpx
+
+    from crm_store.privacy import forget_rasa_trackers
+    from kefu.rasa_api import conversation_path
+    from kefu.settings import get_settings
+    from kefu.stack import rasa_endpoint_env
+
+    if not senders:
+        return "Rasa: no conversations to erase"
+    settings = get_settings()
+    if settings.profile == "production":
+        tracker_url = rasa_endpoint_env(settings)["KEFU_RASA_TRACKER_URL"]
+        rows = forget_rasa_trackers(tracker_url, senders)
+        return f"Rasa: {rows} tracker events deleted from its tracker store"
+    emptied = 0
+    try:
+        for sender in senders:
+            response = httpx.put(
+                f"{settings.rasa_url}{conversation_path(sender)}/tracker/events",
+                json=[], timeout=10)
+            response.raise_for_status()
+            emptied += 1
+    except httpx.ConnectError:
+        return "Rasa: not running; its in-memory conversations went with it"
+    except httpx.HTTPError as exc:
+        raise _fail(f"Rasa did not erase its copy of the conversations: {exc}") from exc
+    return f"Rasa: {emptied} in-memory conversations emptied"
 
 
 # ---- kefu prepare (called from kefu/cli.py) --------------------------------------------------

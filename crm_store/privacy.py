@@ -13,9 +13,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import MetaData, Table, create_engine, delete, inspect, select, update
 from sqlalchemy.orm import Session
 
+from crm_store.db import normalise_url
 from crm_store.errors import NotFound
 from crm_store.models import (
     AuditEntry,
@@ -24,6 +25,7 @@ from crm_store.models import (
     Conversation,
     ConversationNote,
     Customer,
+    DialogueEvent,
     Handoff,
     Interest,
     LinkCode,
@@ -145,6 +147,9 @@ class ForgetResult:
     orders_kept: int
     messages_deleted: int
     tickets_anonymised: int
+    # Rasa's ids for the customer's conversations ("<channel>:<external id>"): the dialogue
+    # Rasa keeps under them must go too (`forget_rasa_trackers`).
+    rasa_senders: tuple[str, ...] = ()
 
 
 def forget_customer(session: Session, *, email: str, actor: str = "admin") -> ForgetResult:
@@ -154,6 +159,11 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
     conversation_ids = list(session.scalars(
         select(Conversation.id).where(Conversation.customer_id == cid)))
     messages_deleted = 0
+    senders = tuple(f"{channel}:{external_id}" for channel, external_id in session.execute(
+        select(Conversation.channel, Conversation.external_id)
+        .where(Conversation.customer_id == cid)))
+    if senders:
+        session.execute(delete(DialogueEvent).where(DialogueEvent.sender_id.in_(senders)))
     if conversation_ids:
         messages_deleted = session.execute(
             delete(Message).where(Message.conversation_id.in_(conversation_ids))).rowcount or 0
@@ -199,4 +209,24 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
                  entity_id=cid, details={"orders_kept": orders_kept,
                                          "messages_deleted": messages_deleted})
     session.flush()
-    return ForgetResult(cid, orders_kept, messages_deleted, tickets_anonymised)
+    return ForgetResult(cid, orders_kept, messages_deleted, tickets_anonymised, senders)
+
+
+def forget_rasa_trackers(tracker_url: str, senders: tuple[str, ...] | list[str]) -> int:
+    """Delete what Rasa's SQL tracker store keeps of these conversations (its `events` table:
+    every message text, slot and intent). Returns the rows deleted; 0 when Rasa has not
+    created its table there yet."""
+    if not senders:
+        return 0
+    engine = create_engine(normalise_url(tracker_url))
+    try:
+        if not inspect(engine).has_table("events"):
+            return 0
+        with engine.begin() as connection:
+            # Rasa owns this table (rasa/core/tracker_store.py, SQLTrackerStore): reflected,
+            # not modelled, so a Rasa upgrade that changes it cannot break Kefu's migrations.
+            events = Table("events", MetaData(), autoload_with=connection)
+            return connection.execute(
+                delete(events).where(events.c.sender_id.in_(list(senders)))).rowcount or 0
+    finally:
+        engine.dispose()

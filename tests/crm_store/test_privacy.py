@@ -14,6 +14,7 @@ from crm_store.models import (
     AuditEntry,
     Conversation,
     Customer,
+    DialogueEvent,
     LinkCode,
     Message,
     OrderStatus,
@@ -56,6 +57,10 @@ def jane(store):
                      kind="complaint", category="delivery", customer_id=person.id,
                      conversation_id=message.conversation_id)
         interests.add(session, customer_id=person.id, topic="hiking", source="stated")
+        # What Rasa's event broker said about her chat, and about someone else's.
+        for sender, key in (("telegram:555", "jane-1"), ("telegram:777", "other-1")):
+            session.add(DialogueEvent(sender_id=sender, kind="intent", name="complaint",
+                                      occurred_at=utcnow(), event_key=key))
         campaign = campaigns.create(session, name="Trails", topic="hiking", message="New")
         campaigns.enqueue(session, campaign_id=campaign.id)
     return store
@@ -85,6 +90,8 @@ def test_forget_erases_personal_data_and_keeps_anonymous_orders(jane):
         customer_id = customers.get_by_email(session, email="jane@example.com").id
         result = forget_customer(session, email="jane@example.com", actor="staff:1")
     assert (result.orders_kept, result.messages_deleted, result.tickets_anonymised) == (1, 1, 1)
+    # Rasa's ids for her chats, for erasing Rasa's own copy (crm_store/cli.py).
+    assert result.rasa_senders == ("telegram:555",)
     with session_scope() as session:
         with pytest.raises(NotFound):
             export_customer(session, email="jane@example.com")
@@ -96,6 +103,7 @@ def test_forget_erases_personal_data_and_keeps_anonymous_orders(jane):
         assert campaigns.audience(session, topic="hiking") == []
         assert session.scalars(select(Message)).all() == []
         assert session.scalars(select(LinkCode)).all() == []
+        assert session.scalars(select(DialogueEvent.sender_id)).all() == ["telegram:777"]
         ticket = session.scalar(select(Ticket))
         rated = session.scalar(select(Conversation))
         assert rated.satisfaction == 2 and rated.satisfaction_comment is None

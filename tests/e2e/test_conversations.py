@@ -232,3 +232,27 @@ def test_not_understood_twice_offers_a_person_and_is_recorded(shop):
                    if m.direction.value == "inbound"]
     assert [m.intent for m in inbound] == ["nlu_fallback", "nlu_fallback"]
     assert [m.text for m in inbound] == ["xqzv plorf wibble gronk", "blorp snazzle quink vrumm"]
+
+
+def test_forgetting_a_customer_erases_the_chat_in_kefu_and_in_rasa(shop):
+    mateo = Customer(shop, "e2e-forget")
+    mateo.says("where is my order A1149?")
+    assert "A1149" in mateo.says("mateo.garcia@example.com")
+    rasa_tracker = (f"http://127.0.0.1:{shop.env['KEFU_RASA_PORT']}"
+                    "/conversations/rest:e2e-forget/tracker")
+
+    def said_in_rasa() -> list[str]:
+        events = httpx.get(rasa_tracker, timeout=30).json()["events"]
+        return [event.get("text") for event in events if event["event"] == "user"]
+
+    assert "mateo.garcia@example.com" in said_in_rasa()
+    forgot = subprocess.run([str(KEFU), "customer", "forget", "mateo.garcia@example.com", "--yes"],
+                            cwd=REPO, env=shop.env, capture_output=True, text=True, timeout=120)
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert "Rasa:" in forgot.stdout and "not running" not in forgot.stdout
+    # Neither Kefu's conversation log nor Rasa's own copy (its tracker: texts, slots) keeps
+    # what the customer said.
+    assert said_in_rasa() == [], forgot.stdout
+    with session_scope() as session:
+        assert identities.get(session, channel="rest", external_id="e2e-forget") is None
+        assert customers.get_by_email(session, email="mateo.garcia@example.com") is None

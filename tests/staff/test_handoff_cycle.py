@@ -72,10 +72,14 @@ class StaffEvents:
         self.ws.close()
 
 
-def _rasa_user_texts(rasa_settings, sender_id: str) -> list[str]:
+def _rasa_user_events(rasa_settings, sender_id: str) -> list[dict]:
     tracker = httpx.get(f"{rasa_settings.rasa_url}/conversations/{sender_id}/tracker",
                         timeout=30).json()
-    return [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
+    return [e for e in tracker["events"] if e.get("event") == "user"]
+
+
+def _rasa_user_texts(rasa_settings, sender_id: str) -> list[str]:
+    return [e.get("text") for e in _rasa_user_events(rasa_settings, sender_id)]
 
 
 def _conversation_id(external_id: str) -> int:
@@ -173,6 +177,10 @@ def test_a_rest_customer_reaches_a_person_and_is_asked_for_a_rating(
     rating = customer.wait_for(lambda ms: any(m.get("buttons") for m in ms),
                                "the rating question")
     question = next(m for m in rating if m.get("buttons"))
+    # The dialogue learnt of the resolution in this customer's own conversation.
+    assert "EXTERNAL_conversation_resolved" in [
+        (e.get("parse_data") or {}).get("intent", {}).get("name")
+        for e in _rasa_user_events(rasa_settings, "rest:cycle-rest")]
     assert "rate" in question["text"] and "1" in question["text"] and "5" in question["text"]
     assert len(question["buttons"]) == 5
     everything = [m.get("text", "") for m in got + rating]
