@@ -135,7 +135,7 @@ def test_the_web_widget_applies_the_same_length_rule(rasa_gateway):
         longest = "b" * (MAX_MESSAGE_CHARS - 10) + " thank you"
         assert widget.say(longest)["type"] == "ack"
         over = widget.say("b" * (MAX_MESSAGE_CHARS + 1))
-        assert over["type"] == "error" and str(MAX_MESSAGE_CHARS) in over["reason"]
+        assert over["type"] == "error" and f"{MAX_MESSAGE_CHARS:,}" in over["reason"]
         empty = widget.say("   ")
         assert empty["type"] == "error" and "empty" in empty["reason"]
         emoji = widget.say(ODD_BUT_FINE["emoji"])
