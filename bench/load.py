@@ -63,9 +63,10 @@ from bench.load.scripts import (  # noqa: E402
 )
 
 PROGRESS_EVERY = 10.0
-# Every simulated customer comes from 127.0.0.1, so the REST channel's limit per client IP
-# (bot/limits.py, for one machine flooding the shop) would refuse them; real customers come from
-# as many addresses. The limit per sender stays as configured. With --url, set it yourself.
+# Every simulated customer comes from 127.0.0.1, so the REST channel's and the widget's limits
+# per client IP (bot/limits.py, for one machine flooding the shop) would refuse them; real
+# customers come from as many addresses. The limits per sender and per widget connection stay
+# as configured. With --url, set these yourself.
 BENCH_ENV = {"KEFU_REST_IP_MAX": "1000000", "KEFU_WEB_IP_MAX": "1000000"}
 DEMO_CUSTOMERS = REPO / "demo_shop" / "customers.csv"
 
