@@ -21,6 +21,7 @@ import hmac
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,9 +105,15 @@ def load_secret_key(settings: Settings) -> bytes:
         return settings.secret_key.encode()
     path = settings.data_path / SECRET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Written whole to a private temporary file, then linked into place: os.link fails if the
+    # file exists, so two processes starting at once (gateway replicas) agree on one key, and
+    # neither can read a file the other has created but not yet written.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
     try:
-        # O_EXCL: two processes starting at once must not each write a different key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+        os.link(temporary, path)
     except FileExistsError:
         if path.stat().st_mode & 0o077:
             logger.warning("%s is readable by other users; restricting it to 0600", path)
@@ -116,9 +123,8 @@ def load_secret_key(settings: Settings) -> bytes:
             raise ValueError(f"{path} holds no usable key; delete it to make a new one")
         logger.info("KEFU_SECRET_KEY is unset; using the development key in %s", path)
         return key.encode()
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
+    finally:
+        os.unlink(temporary)
     logger.warning("KEFU_SECRET_KEY is unset; generated a development key in %s (0600). "
                    "Set KEFU_SECRET_KEY in production.", path)
     return key.encode()
