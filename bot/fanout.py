@@ -30,6 +30,8 @@ Handler = Callable[[dict[str, Any]], Awaitable[None]]
 PREFIX = "kefu:"
 # The subscription the listener always holds (redis-py stops reading with none).
 CONTROL_CHANNEL = PREFIX + "control"
+# How long `subscribe` waits for Redis to confirm the subscription.
+SUBSCRIBE_TIMEOUT = 5.0
 
 
 class RedisFanout:
@@ -38,11 +40,13 @@ class RedisFanout:
         self._redis = Redis.from_url(url, socket_connect_timeout=2.0)
         self._pubsub: Any = None
         self._handlers: dict[str, Handler] = {}
+        # Subscriptions sent but not yet confirmed by Redis (the listener reads the answers).
+        self._confirmations: dict[str, asyncio.Event] = {}
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._redis.ping()  # fail at start, not at the first customer message
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._redis.pubsub()
         await self._pubsub.subscribe(CONTROL_CHANNEL)
         self._listener = asyncio.create_task(self._listen(), name="redis-fanout")
 
@@ -61,8 +65,21 @@ class RedisFanout:
         return int(await self._redis.publish(PREFIX + channel, json.dumps(data, default=str)))
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
-        self._handlers[PREFIX + channel] = handler
-        await self._pubsub.subscribe(PREFIX + channel)
+        name = PREFIX + channel
+        self._handlers[name] = handler
+        confirmed = self._confirmations[name] = asyncio.Event()
+        await self._pubsub.subscribe(name)
+        # SUBSCRIBE returns before Redis has registered it, and a publish in between reaches
+        # nobody: a reply for a widget that has just connected would be held back until its
+        # next visit. So wait for Redis's confirmation.
+        try:
+            await asyncio.wait_for(confirmed.wait(), SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            logger.warning("Redis did not confirm the subscription to %s in %s s",
+                           name, SUBSCRIBE_TIMEOUT)
+        finally:
+            if self._confirmations.get(name) is confirmed:
+                del self._confirmations[name]
 
     async def unsubscribe(self, channel: str) -> None:
         self._handlers.pop(PREFIX + channel, None)
@@ -79,10 +96,17 @@ class RedisFanout:
                 logger.warning("Redis pub/sub read failed (%r); retrying", exc)
                 await asyncio.sleep(1.0)
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None:
                 continue
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
+            if message.get("type") == "subscribe":
+                confirmed = self._confirmations.get(channel)
+                if confirmed is not None:
+                    confirmed.set()
+                continue
+            if message.get("type") != "message":
+                continue
             handler = self._handlers.get(channel)
             if handler is None:
                 continue
