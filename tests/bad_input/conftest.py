@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from crm_store import db, migrate
@@ -26,25 +24,12 @@ from kefu.stack import action_server_spec, rasa_spec
 from kefu.supervisor import Supervisor
 from tests.conftest import free_port
 from tests.crm_store.conftest import PostgresSchemas, _require_postgres
+from tests.staff.conftest import ADA, ANNA, MIA, Account, token_for
 from tests.support.gateway_server import GatewayServer
 
 # Child processes must not download anything (sentence-transformers, Hugging Face).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-PASSWORD = "correct horse battery staple"
-
-
-@dataclass(frozen=True)
-class Account:
-    email: str
-    role: str
-    name: str
-    password: str = PASSWORD
-
-
-ANNA = Account("anna@shop.example", "agent", "Anna")
-MIA = Account("mia@shop.example", "marketer", "Mia")
-ADA = Account("ada@shop.example", "admin", "Ada")
 ACCOUNTS = (ANNA, MIA, ADA)
 
 
@@ -112,7 +97,4 @@ def rasa_gateway(store_url, rasa_settings, tmp_path_factory) -> Iterator[Gateway
 
 
 def bearer(server: GatewayServer, account: Account) -> dict[str, str]:
-    response = httpx.post(f"{server.url}/api/auth/login",
-                          json={"email": account.email, "password": account.password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    return {"Authorization": f"Bearer {token_for(server, account)}"}
