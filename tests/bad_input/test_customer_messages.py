@@ -17,8 +17,9 @@ from websockets.sync.client import connect
 
 from bot.limits import MAX_MESSAGE_CHARS
 from crm_store.db import session_scope
-from crm_store.models import Conversation, Direction, Message, Ticket
+from crm_store.models import Direction, Message, Ticket
 from tests.bad_input.conftest import ANNA, bearer
+from tests.support.conversation_log import messages as conversation_messages
 
 ODD_BUT_FINE = {
     "control characters": "hello\x07 there\x1b[31m red\ttab\r\nnew line\x7f",
@@ -28,16 +29,6 @@ ODD_BUT_FINE = {
     "script injection": "<script>alert('x')</script><img src=x onerror=alert(1)>{{7*7}}",
     "exactly the longest allowed": "a" * (MAX_MESSAGE_CHARS - 10) + " thank you",
 }
-
-
-def conversation_messages(channel: str, external_id: str) -> list[Message]:
-    with session_scope() as session:
-        conversation = session.scalar(select(Conversation).where(
-            Conversation.channel == channel, Conversation.external_id == external_id))
-        if conversation is None:
-            return []
-        return list(session.scalars(select(Message).where(
-            Message.conversation_id == conversation.id).order_by(Message.id)))
 
 
 def rest(gateway, sender: str, message: str) -> httpx.Response:

@@ -21,21 +21,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from crm_store.db import session_scope
-from crm_store.models import Conversation, Direction, Message
+from crm_store.models import Direction, Message
 from kefu.settings import REPO_ROOT, Settings
 from kefu.stack import action_server_spec, gateway_spec, rasa_spec
 from kefu.supervisor import Child, ChildSpec, Supervisor
 from tests.conftest import free_port
 from tests.crm_store.conftest import _require_postgres
+from tests.support import conversation_log
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.tcp_proxy import TcpProxy
 
@@ -52,17 +51,10 @@ class Store:
     proxy: TcpProxy
 
     def messages(self, channel: str, external_id: str) -> list[Message]:
-        with session_scope(self.url) as session:
-            conversation = session.scalar(select(Conversation).where(
-                Conversation.channel == channel, Conversation.external_id == external_id))
-            if conversation is None:
-                return []
-            return list(session.scalars(select(Message).where(
-                Message.conversation_id == conversation.id).order_by(Message.id)))
+        return conversation_log.messages(channel, external_id, self.url)
 
     def inbound_texts(self, channel: str, external_id: str) -> list[str]:
-        return [m.text for m in self.messages(channel, external_id)
-                if m.direction == Direction.INBOUND]
+        return conversation_log.inbound_texts(channel, external_id, self.url)
 
     def outbound_texts(self, channel: str, external_id: str) -> list[str]:
         return [m.text for m in self.messages(channel, external_id)

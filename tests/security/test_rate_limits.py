@@ -12,14 +12,12 @@ import json
 import uuid
 
 import httpx
-from sqlalchemy import select
 from websockets.sync.client import connect
 
 from bot.channels import web
 from bot.limits import Limiters, LimitSettings
-from crm_store.db import session_scope
-from crm_store.models import Conversation, Direction, Message
 from tests.bad_input.conftest import ADA
+from tests.support.conversation_log import inbound_texts
 
 
 def lowered(server, **limits) -> None:
@@ -28,17 +26,6 @@ def lowered(server, **limits) -> None:
 
 def from_ip(ip: str) -> dict[str, str]:
     return {"X-Forwarded-For": ip}
-
-
-def inbound_texts(channel: str, external_id: str) -> list[str]:
-    with session_scope() as session:
-        conversation = session.scalar(select(Conversation).where(
-            Conversation.channel == channel, Conversation.external_id == external_id))
-        if conversation is None:
-            return []
-        return list(session.scalars(select(Message.text).where(
-            Message.conversation_id == conversation.id,
-            Message.direction == Direction.INBOUND).order_by(Message.id)))
 
 
 def assert_429(response: httpx.Response, reason: str) -> None:
