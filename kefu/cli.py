@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -114,6 +115,47 @@ def prepare() -> None:
     typer.echo(f"data directory: {settings.data_path}")
     prepare_store()
     sync_after_import(None)
+
+
+@app.command()
+def backup(
+    file: Path = typer.Argument(..., dir_okay=False,
+                                help="The archive to write (e.g. kefu-backup.tar.gz); must not "
+                                "exist."),
+) -> None:
+    """Archive the customer store, the product index and the secret key (default profile);
+    safe while Kefu runs. PostgreSQL: docs/deploy.md, "Backup and restore"."""
+    from kefu.backup import BackupError, NotApplicable, create_backup
+
+    try:
+        create_backup(get_settings(), file, echo=typer.echo)
+    except NotApplicable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    except BackupError as exc:
+        typer.echo(f"backup not written: {exc}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def restore(
+    file: Path = typer.Argument(..., dir_okay=False, help="An archive from `kefu backup`."),
+    force: bool = typer.Option(False, "--force",
+                               help="Replace the store, product index and secret key of a data "
+                               "directory that is not empty (stop Kefu first)."),
+) -> None:
+    """Restore a `kefu backup` archive into the data directory (empty unless --force), after
+    checking all of it; then run `kefu prepare` and `kefu run`."""
+    from kefu.backup import BackupError, NotApplicable, restore_backup
+
+    try:
+        restore_backup(get_settings(), file, force=force, echo=typer.echo)
+    except NotApplicable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    except BackupError as exc:
+        typer.echo(f"restore refused: {exc}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("dialogue")
