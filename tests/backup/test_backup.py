@@ -2,7 +2,9 @@
 
 Each test gets a shop of its own in a temporary data directory: a migrated SQLite store with
 products, customers, orders and tickets, a product index of the same catalog (the real bundled
-model, loaded once: tests/knowledge/conftest.py), and a generated secret key.
+model, loaded once: tests/knowledge/conftest.py), and a generated secret key. The last tests
+run the commands as a shop would (`kefu backup`, `kefu restore`, `kefu prepare`, `kefu
+knowledge search`) and put the gateway on a restored data directory.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -19,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -28,12 +32,14 @@ from crm_store import backup as store_backup
 from crm_store import db, migrate
 from crm_store.demo import load_if_empty
 from crm_store.models import Customer, Order, Product, Ticket
-from crm_store.services import customers, tickets
+from crm_store.services import customers, staff, tickets
 from kefu.backup import BackupError, NotApplicable, create_backup, read_manifest, restore_backup
-from kefu.settings import REPO_ROOT, get_settings
+from kefu.settings import REPO_ROOT, Settings, get_settings
 from knowledge.service import KnowledgeService
+from tests.conftest import free_port
 from tests.crm_store import factories
 from tests.knowledge.conftest import CATALOG, embedder  # noqa: F401 - the shared model fixture
+from tests.support.gateway_server import GatewayServer
 
 KEFU = Path(sys.executable).parent / "kefu"
 CLEARED_ENV = ("KEFU_DATABASE_URL", "KEFU_PROFILE", "KEFU_SECRET_KEY", "KEFU_REPLICAS")
@@ -380,8 +386,7 @@ def test_restore_refusal_on_the_command_line_exits_non_zero(good_archive, tmp_pa
 
 
 def kefu(*args: str, data: Path) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in __import__("os").environ.items()
-           if key not in CLEARED_ENV}
+    env = {key: value for key, value in os.environ.items() if key not in CLEARED_ENV}
     env.update(KEFU_DATA_DIR=str(data), HF_HUB_OFFLINE="1")
     return subprocess.run([str(KEFU), *args], cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -404,3 +409,37 @@ def test_restored_shop_prepares_and_answers_product_questions(shop, tmp_path):
     done = kefu("knowledge", "search", "waterproof rain jacket", "--json", "-k", "1", data=fresh)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["results"][0]["sku"] == "HIK-001"
+
+
+def test_a_restored_shop_serves_staff_signed_in_before_the_backup(shop, tmp_path, monkeypatch):
+    """The gateway on the restored data directory: a staff API token issued before the backup
+    (its session is in the store, its signature from the secret key) still opens a customer's
+    profile with the same orders and tickets."""
+    with db.session_scope() as session:
+        staff.create_user(session, email="anna@shop.example", password="correct horse battery",
+                          role="agent", name="Anna")
+        buyer = customers.get_by_email(session, email="buyer3@example.com").id
+
+    def gateway_on(settings) -> GatewayServer:
+        return GatewayServer(Settings(data_dir=settings.data_path, gateway_port=free_port(),
+                                      rasa_port=free_port(), action_port=free_port()))
+
+    archive = tmp_path / "running.tar.gz"
+    with gateway_on(shop) as server:
+        login = httpx.post(f"{server.url}/api/auth/login",
+                           json={"email": "anna@shop.example", "password": "correct horse battery"})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        profile = httpx.get(f"{server.url}/api/customers/{buyer}", headers=headers)
+        assert profile.status_code == 200, profile.text
+        create_backup(shop, archive)  # while the gateway runs
+    db.reset_engine()
+
+    restored = use_data_dir(monkeypatch, tmp_path / "restored" / "var")
+    restore_backup(restored, archive)
+    with gateway_on(restored) as server:
+        again = httpx.get(f"{server.url}/api/customers/{buyer}", headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json() == profile.json()
+        assert [o["order_number"] for o in again.json()["orders"]] == ["KF-1003"]
+        assert len(again.json()["tickets"]) == 1
