@@ -3,12 +3,13 @@
 Every SKU must already be in the catalog (import products first). A customer email the store
 does not know yet gets a customer record (a guest checkout is still a customer). Line prices are
 the catalog's current prices; a total that differs from them is kept as given, with a warning.
+Order numbers are stored as crm_store.normalise.normalise_order_number spells them ('#1001' ->
+'1001', 'so-88412' -> 'SO88412'), which is what a customer's typed number normalises to in chat.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -33,14 +34,13 @@ from crm_store.importers.common import (
     report_progress,
 )
 from crm_store.models import Customer, Order, OrderLine, OrderStatus, Product, utcnow
-from crm_store.normalise import normalise_email, normalise_order_number
+from crm_store.normalise import ORDER_NUMBER_SHAPE, normalise_email, normalise_order_number
 from crm_store.services import audit
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("order_id", "customer_email", "status", "items", "total", "created_at", "shipped_at",
            "carrier", "tracking_number")
-_ORDER_ID = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 SHIPPED_STATES = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.RETURNED,
                             OrderStatus.REFUNDED})
 
@@ -92,7 +92,7 @@ def parse_row(number: int, cells: dict[str, str], catalog: dict[str, Product]) -
     order_number = normalise_order_number(cells["order_id"])
     if not order_number:
         problems.append("order_id is empty")
-    elif not _ORDER_ID.match(order_number):
+    elif not ORDER_NUMBER_SHAPE.match(order_number):
         problems.append(f"order_id {cells['order_id']!r} may hold only letters, digits and -")
     email = attempt(lambda: normalise_email(cells["customer_email"]))
     status = None
