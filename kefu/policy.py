@@ -7,13 +7,14 @@ name, not in the middle of a customer's conversation.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, field_validator, model_validator
 
 from kefu.settings import REPO_ROOT
 
@@ -94,6 +95,79 @@ def _parse_quiet(span: str) -> tuple[time, time]:
     return start, end
 
 
+# --- identifiers: how the shop's order numbers and ticket references are written ---------------
+
+# Defaults that assume no one shop's format: marketplace ids (123-4567890-1234567), letters and
+# digits with or without a dash (A1234, SO-88412), plain digits (90001; '#1001' too, as a leading
+# '#' is always allowed).
+DEFAULT_ORDER_PATTERNS = (r"\d{3}[-\s]\d{7}[-\s]\d{7}", r"[A-Z]{1,4}-?\d{3,20}", r"\d{3,20}")
+# Kefu numbers its own tickets T-<number>.
+DEFAULT_TICKET_PATTERNS = (r"T-?\d{1,10}",)
+# An identifier is a whole word: not part of a longer word or number, an email or a path;
+# a sentence's full stop or comma may follow it.
+_BEFORE = r"(?<![\w@/.#-])#?\s?"
+_AFTER = r"(?![\w@/-]|[.,]\w)"
+# Addresses are taken out of a message before it is searched (digits in them are not ids).
+_ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.IGNORECASE)
+
+
+class IdentifierFormat(BaseModel):
+    """One kind of identifier: regexes for the value as customers see it printed (each matched as
+    a whole word, ignoring case, with an optional leading '#'), and an example for the questions
+    and hints the assistant gives ("it looks like A1234")."""
+
+    patterns: list[str]
+    example: str
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("give at least one pattern")
+        for pattern in value:
+            try:
+                compiled = re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a regular expression: {exc}") from exc
+            if compiled.fullmatch(""):
+                raise ValueError(f"pattern {pattern!r} matches an empty text")
+        return value
+
+    @model_validator(mode="after")
+    def _example_matches(self) -> "IdentifierFormat":
+        if not self.matches(self.example):
+            raise ValueError(f"example {self.example!r} matches none of the patterns")
+        return self
+
+    def _searcher(self) -> re.Pattern:
+        alternatives = "|".join(f"(?:{pattern})" for pattern in self.patterns)
+        return re.compile(f"{_BEFORE}(?:{alternatives}){_AFTER}", re.IGNORECASE)
+
+    def matches(self, value: str) -> bool:
+        """Whether `value` on its own is written in one of the patterns."""
+        value = (value or "").strip()
+        value = value[1:].strip() if value.startswith("#") else value
+        return any(re.fullmatch(pattern, value, re.IGNORECASE) for pattern in self.patterns)
+
+    def find(self, text: str) -> list[str]:
+        """Every identifier in `text`, as typed, in the order they appear."""
+        text = _ADDRESS.sub(" ", text or "")
+        return [match.group(0).strip() for match in self._searcher().finditer(text)]
+
+
+class TicketReferenceFormat(IdentifierFormat):
+    # While the conversation is about a ticket (its reference was asked for, or the customer asks
+    # about a ticket), a bare number such as "#5532" is taken as that ticket's number.
+    bare_numbers: bool = True
+
+
+class Identifiers(BaseModel):
+    order_number: IdentifierFormat = IdentifierFormat(patterns=list(DEFAULT_ORDER_PATTERNS),
+                                                      example="#1001")
+    ticket_reference: TicketReferenceFormat = TicketReferenceFormat(
+        patterns=list(DEFAULT_TICKET_PATTERNS), example="T-1234")
+
+
 class ShopPolicy(BaseModel):
     shop: ShopInfo
     business_hours: dict[str, str]
@@ -103,6 +177,7 @@ class ShopPolicy(BaseModel):
     account: Account
     tickets: Tickets
     marketing: Marketing = Marketing()
+    identifiers: Identifiers = Identifiers()
 
     @field_validator("business_hours")
     @classmethod
