@@ -265,7 +265,8 @@ def _manifest(tar: tarfile.TarFile, file: Path) -> dict:
     return manifest
 
 
-def _extract_checked(tar: tarfile.TarFile, file: Path, manifest: dict, staging: Path) -> None:
+def _extract_checked(tar: tarfile.TarFile, file: Path, manifest: dict, staging: Path,
+                     echo: Echo) -> None:
     """Every member the manifest lists, and nothing else, with the checksum it lists."""
     expected = manifest["files"]
     seen: set[str] = set()
@@ -276,6 +277,8 @@ def _extract_checked(tar: tarfile.TarFile, file: Path, manifest: dict, staging: 
             path = _member_path(member.name)
             if path is None or not member.isfile() or member.name not in expected:
                 raise _corrupt(file, f"it holds an unexpected entry {member.name!r}")
+            if member.size >= 10_000_000:
+                echo(f"  extracting {member.name} ({_mb(member.size)}) ...")
             target = staging.joinpath(*path.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
@@ -313,13 +316,15 @@ def restore_backup(settings: Settings, file: Path, *, force: bool = False,
                           "empty one, or pass --force to replace its store, product index and "
                           "secret key (stop Kefu first). Nothing was restored.")
     file = file.resolve()
-    data.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".kefu-restore-", dir=data.parent))
+    # Staged beside the data directory (the files are then renamed into place), or in the
+    # system's temporary directory while even its parent does not exist yet.
+    staging = Path(tempfile.mkdtemp(prefix=".kefu-restore-",
+                                    dir=data.parent if data.parent.is_dir() else None))
     try:
         echo(f"reading {file} ...")
         with _open_archive(file) as tar:
             manifest = _manifest(tar, file)
-            _extract_checked(tar, file, manifest, staging)
+            _extract_checked(tar, file, manifest, staging, echo)
         echo("checksums match; checking the customer store ...")
         try:
             revision = check_copy(staging / STORE_MEMBER)
@@ -334,6 +339,7 @@ def restore_backup(settings: Settings, file: Path, *, force: bool = False,
         if index_members:
             _check_index(staging / KNOWLEDGE_DIR, file)
 
+        echo("archive checked; putting its files in place ...")
         data.mkdir(parents=True, exist_ok=True)
         if force:
             _clear_for_restore(data, store, has_secret=SECRET_MEMBER in manifest["files"])

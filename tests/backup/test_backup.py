@@ -279,6 +279,15 @@ def test_restore_refuses_a_file_that_is_not_an_archive(good_archive, tmp_path):
     _refused(settings, junk, "not a usable Kefu backup")
 
 
+def test_a_refused_restore_creates_no_directories(tmp_path, monkeypatch):
+    settings = use_data_dir(monkeypatch, tmp_path / "new" / "machine" / "var")
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_text("junk")
+    with pytest.raises(BackupError, match="not a usable Kefu backup"):
+        restore_backup(settings, junk)
+    assert not (tmp_path / "new").exists()
+
+
 def test_restore_refuses_a_truncated_archive(good_archive, tmp_path):
     archive, settings = good_archive
     cut = tmp_path / "cut.tar.gz"
