@@ -15,11 +15,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.identifiers import (
+    latest_intent,
+    latest_text,
+    order_number_from_message,
+    order_number_in,
+)
 from actions.store import in_store, sender_identity
 from actions.verification import (
     MAX_FAILURES,
-    ORDER_NUMBER,
     EmailSlotValidation,
+    checked_order_number,
     verify_and_link,
 )
 from crm_store.normalise import normalise_order_number
@@ -51,7 +57,10 @@ class ActionAcknowledgeComplaint(Action):
                                         SlotSet("complaint_resolution", None)]
         if len(text.split()) >= DETAILS_MIN_WORDS:
             events.append(SlotSet("complaint_details", text))
-        order_id = next(tracker.get_latest_entity_values("order_id"), None)
+        # In free text only a number said to be an order's counts ("order 90001", "#1001"):
+        # "I paid 150" is not an order number.
+        order_id = (next(tracker.get_latest_entity_values("order_id"), None)
+                    or order_number_in(latest_text(tracker), cue_required=True))
         if order_id:
             events.append(SlotSet("complaint_order", normalise_order_number(str(order_id))))
         return events
@@ -77,14 +86,19 @@ class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
             return {"complaint_details": None}
         return {"complaint_details": text}
 
+    async def extract_complaint_order(self, dispatcher, tracker, domain):
+        """The shop's own format, when asked which order and the NLU model found no number."""
+        if tracker.get_slot("requested_slot") != "complaint_order":
+            return {}
+        if latest_intent(tracker) == "deny":
+            return {}  # "no" is mapped to NO_ORDER by the domain
+        found = order_number_from_message(tracker, asked=True)
+        return {"complaint_order": found} if found else {}
+
     def validate_complaint_order(self, value: Any, dispatcher, tracker, domain):
         if value == NO_ORDER:
             return {"complaint_order": NO_ORDER}
-        number = normalise_order_number(str(value or ""))
-        if not ORDER_NUMBER.match(number):
-            dispatcher.utter_message(response="utter_order_id_format")
-            return {"complaint_order": None}
-        return {"complaint_order": number}
+        return {"complaint_order": checked_order_number(value, dispatcher)}
 
     async def get_validation_events(self, dispatcher, tracker, domain):
         events = await super().get_validation_events(dispatcher, tracker, domain)

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.identifiers import ticket_example, ticket_reference_from_message
 from actions.store import in_store, sender_identity
 from actions.texts import day
 from actions.verification import MAX_FAILURES, EmailSlotValidation
@@ -33,10 +34,16 @@ class ValidateTicketStatusForm(EmailSlotValidation, FormValidationAction):
             return []  # a verified chat sees all its tickets
         return ["ticket_id", "email"]
 
+    async def extract_ticket_id(self, dispatcher, tracker, domain):
+        """The shop's ticket format (or a bare "#5532"), when the NLU model found none."""
+        found = ticket_reference_from_message(
+            tracker, asked=tracker.get_slot("requested_slot") == "ticket_id")
+        return {"ticket_id": found} if found else {}
+
     def validate_ticket_id(self, value: Any, dispatcher, tracker, domain):
         reference = normalise_ticket_reference(str(value or ""))
         if not TICKET_REFERENCE.match(reference):
-            dispatcher.utter_message(response="utter_ticket_id_format")
+            dispatcher.utter_message(response="utter_ticket_id_format", example=ticket_example())
             return {"ticket_id": None}
         return {"ticket_id": reference}
 
@@ -84,8 +91,9 @@ class ActionTicketStatus(Action):
             if not tracker.get_slot("verification_blocked"):
                 dispatcher.utter_message(response="utter_ticket_not_found")
             return [SlotSet("ticket_id", None)]
-        wanted = tracker.get_slot("ticket_id") or next(
-            tracker.get_latest_entity_values("ticket_id"), None)
+        wanted = (tracker.get_slot("ticket_id")
+                  or next(tracker.get_latest_entity_values("ticket_id"), None)
+                  or ticket_reference_from_message(tracker, asked=False))
         lines = await in_store(lambda s: _ticket_lines(s, int(customer_id), wanted))
         if not lines:
             dispatcher.utter_message(

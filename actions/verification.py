@@ -9,7 +9,6 @@ the conversation, and later conversations from the same chat, are not asked agai
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -18,15 +17,25 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.identifiers import order_example, order_number_from_message
 from actions.store import in_store, sender_identity
 from crm_store.errors import InvalidInput
-from crm_store.normalise import normalise_email, normalise_order_number
+from crm_store.normalise import looks_like_order_number, normalise_email, normalise_order_number
 from crm_store.services import identities, orders
 
 logger = logging.getLogger(__name__)
 
 MAX_FAILURES = 3
-ORDER_NUMBER = re.compile(r"^[A-Z]{1,3}\d{3,10}$")
+
+
+def checked_order_number(value: Any, dispatcher: CollectingDispatcher) -> str | None:
+    """The normalised order number, or None (and the shop's format explained) for a value that
+    cannot be an order number at all. Whether the order exists is the store's answer."""
+    number = normalise_order_number(str(value or ""))
+    if not looks_like_order_number(number):
+        dispatcher.utter_message(response="utter_order_id_format", example=order_example())
+        return None
+    return number
 
 
 class EmailSlotValidation:
@@ -53,13 +62,16 @@ class ValidateOrderVerificationForm(EmailSlotValidation, FormValidationAction):
             return ["order_id"]  # already verified in this conversation
         return ["order_id", "email"]
 
+    async def extract_order_id(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> dict[str, Any]:
+        """The shop's own format, when the NLU model found no order number in the message."""
+        found = order_number_from_message(
+            tracker, asked=tracker.get_slot("requested_slot") == "order_id")
+        return {"order_id": found} if found else {}
+
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        number = normalise_order_number(str(value or ""))
-        if not ORDER_NUMBER.match(number):
-            dispatcher.utter_message(response="utter_order_id_format")
-            return {"order_id": None}
-        return {"order_id": number}
+        return {"order_id": checked_order_number(value, dispatcher)}
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[dict[str, Any]]:

@@ -1,0 +1,167 @@
+"""Order numbers and ticket references in the shop's own formats (policy/shop.yml `identifiers`).
+
+The NLU model finds identifiers in the shapes it was trained on and the regexes in
+data/nlu/lookups.yml; a shop's own format must work without retraining, so the forms also look
+for them in the latest message with the shop's patterns when the model found none. The questions
+that ask for an identifier show the shop's example, not the demo shop's.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from kefu.policy import load_policy
+
+# A bare ticket number, accepted while the conversation is about a ticket.
+_BARE_NUMBER = re.compile(r"(?<![\w@/.#-])#?\s?\d{3,10}(?![\w@/-]|[.,]\w)")
+_ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.IGNORECASE)
+# An order number typed right after a word that says it is one ("order 90001", "#1001").
+_ORDER_CUE = re.compile(r"(?:order|purchase|number|no\.?|nr\.?)\s*(?:number|no\.?|is|was|:)?\s*$",
+                        re.IGNORECASE)
+_TOKEN_EDGES = ".,;:!?()[]\"'“”"
+
+
+def latest_text(tracker: Tracker) -> str:
+    """What the customer typed last; '' for a button payload ('/affirm')."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    return "" if text.lstrip().startswith("/") else text
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    """The latest message's intent; the runner-up when it was only "not sure" (nlu_fallback)."""
+    name = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return tracker.get_intent_of_latest_message() if name == "nlu_fallback" else name
+
+
+def _has_entity(tracker: Tracker, entity: str) -> bool:
+    return any(str(value or "").strip()
+               for value in tracker.get_latest_entity_values(entity))
+
+
+def order_number_in(text: str, *, cue_required: bool = False) -> str | None:
+    """The first order number in `text` in one of the shop's formats, as typed.
+
+    Values that are written like a ticket reference are left out. With `cue_required`, only a
+    number that follows "order", "number", "no." or starts with '#' counts (for free text such
+    as a complaint, where "I paid 150" is not an order number).
+    """
+    identifiers = load_policy().identifiers
+    cleaned = _ADDRESS.sub(" ", text or "")
+    for candidate in identifiers.order_number.find(cleaned):
+        if identifiers.ticket_reference.matches(candidate):
+            continue
+        if cue_required and not candidate.startswith("#"):
+            before = cleaned[:cleaned.find(candidate)]
+            if not _ORDER_CUE.search(before):
+                continue
+        return candidate
+    return None
+
+
+def ticket_reference_in(text: str, *, about_a_ticket: bool) -> str | None:
+    """The first ticket reference in `text`; a bare number too when the conversation is about a
+    ticket and the shop allows it (policy `identifiers.ticket_reference.bare_numbers`)."""
+    tickets = load_policy().identifiers.ticket_reference
+    found = tickets.find(text)
+    if found:
+        return found[0]
+    if about_a_ticket and tickets.bare_numbers:
+        match = _BARE_NUMBER.search(_ADDRESS.sub(" ", text or ""))
+        if match:
+            return match.group(0).strip()
+    return None
+
+
+def single_identifier(text: str) -> str | None:
+    """The reply to "what's the number?" when it is one word with a digit in it ("ORD/55"), so
+    the store, not a format, decides whether it exists. None for anything longer."""
+    words = [w.strip(_TOKEN_EDGES) for w in _ADDRESS.sub(" ", text or "").split()]
+    with_digits = [w for w in words if any(ch.isdigit() for ch in w)]
+    if len(with_digits) == 1 and len(words) <= 4 and len(with_digits[0]) <= 40:
+        return with_digits[0]
+    return None
+
+
+def order_number_from_message(tracker: Tracker, *, asked: bool) -> str | None:
+    """An order number for a form slot from the latest message, when the NLU model found none.
+
+    `asked`: the assistant has just asked for the order number, so a one-word reply counts.
+    """
+    if _has_entity(tracker, "order_id"):
+        return None  # the slot mapping fills it from the entity
+    text = latest_text(tracker)
+    if not text:
+        return None
+    return order_number_in(text) or (single_identifier(text) if asked else None)
+
+
+def ticket_reference_from_message(tracker: Tracker, *, asked: bool) -> str | None:
+    if _has_entity(tracker, "ticket_id"):
+        return None
+    text = latest_text(tracker)
+    if not text:
+        return None
+    about_a_ticket = asked or latest_intent(tracker) == "ticket_status"
+    found = ticket_reference_in(text, about_a_ticket=about_a_ticket)
+    if found is None and asked:
+        found = single_identifier(text)
+    return found
+
+
+def order_example() -> str:
+    return load_policy().identifiers.order_number.example
+
+
+def ticket_example() -> str:
+    return load_policy().identifiers.ticket_reference.example
+
+
+class _AskWithExample(Action, ABC):
+    """Forms ask for a slot with `action_ask_<slot>` when it exists: the domain's question,
+    filled with the shop's example ({example} in the response)."""
+
+    response = ""
+
+    @abstractmethod
+    def example(self) -> str:
+        """The shop's example of the identifier asked for."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response=self.response, example=self.example())
+        return []
+
+
+class ActionAskOrderId(_AskWithExample):
+    response = "utter_ask_order_id"
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    def example(self) -> str:
+        return order_example()
+
+
+class ActionAskComplaintOrder(_AskWithExample):
+    response = "utter_ask_complaint_order"
+
+    def name(self) -> str:
+        return "action_ask_complaint_order"
+
+    def example(self) -> str:
+        return order_example()
+
+
+class ActionAskTicketId(_AskWithExample):
+    response = "utter_ask_ticket_id"
+
+    def name(self) -> str:
+        return "action_ask_ticket_id"
+
+    def example(self) -> str:
+        return ticket_example()
