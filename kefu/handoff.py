@@ -6,15 +6,16 @@ or the gateway itself when `/human` reaches a dialogue that cannot answer (bot/s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
+from kefu import clock
 from kefu.policy import load_policy
 
 
 def next_steps_text(position: int, now: datetime | None = None) -> str:
     """Their place in the queue while staff are at work; otherwise when staff are back."""
     policy = load_policy()
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     if policy.is_open(now):
         ahead = ("You're next in line." if position <= 1
                  else f"You're number {position} in the queue.")

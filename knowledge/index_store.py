@@ -38,6 +38,7 @@ from tqdm import tqdm
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 import faiss  # noqa: E402
 
+from kefu import clock
 from knowledge.catalog import CatalogItem, catalog_fingerprint, check_unique
 from knowledge.embedder import Embedder
 
@@ -307,7 +308,7 @@ def write_lock(directory: Path) -> Iterator[None]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def _write(

@@ -12,3 +12,16 @@ def free_port() -> int:
 @pytest.fixture
 def free_port_factory():
     return free_port
+
+
+@pytest.fixture
+def shop_clock():
+    """Set the product's clock (kefu/clock.py) for this test: `shop_clock(at)` makes it read `at`
+    and run on from there, for the test and every server it runs in-process. Reset afterwards."""
+    from kefu import clock
+
+    def set_to(at):
+        clock.set_source(clock.running_from_moment(at))
+
+    yield set_to
+    clock.set_source(None)

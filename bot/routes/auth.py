@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from bot import auth, limits
 from bot.auth import Staff, SignInRefused, require_staff
 from bot.schemas import LoginBody, StaffPublic, TokenPublic
+from kefu import clock
 
 router = APIRouter(tags=["auth"])
 
@@ -19,7 +20,7 @@ CurrentStaff = Annotated[Staff, Depends(require_staff())]
 
 
 def _locked_detail(until: datetime) -> tuple[str, int]:
-    seconds = max(1, int((until - datetime.now(UTC)).total_seconds()))
+    seconds = max(1, int((until - clock.now()).total_seconds()))
     minutes = max(1, round(seconds / 60))
     return (f"too many failed sign-ins for this address; try again in about {minutes} "
             f"minute{'s' if minutes != 1 else ''}", seconds)

@@ -76,12 +76,6 @@ def _public(campaign: Campaign) -> CampaignPublic:
                           sent_at=campaign.sent_at, recipients=len(campaign.deliveries))
 
 
-def clock(request: Request) -> datetime:
-    """Now, or the app's `marketing_clock` (tests set it to check the cap and quiet hours)."""
-    override = getattr(request.app.state, "marketing_clock", None)
-    return override() if override is not None else utcnow()
-
-
 def _recommender(session, customer_id: int) -> dict[str, Any] | None:
     # The knowledge index may be missing (a shop without a catalog yet): no product then.
     try:
@@ -145,7 +139,7 @@ async def send_campaign(campaign_id: int, request: Request,
                         staff: MarketingStaff) -> dict[str, Any]:
     """Queue it now for every consenting, reachable recipient within the frequency cap; in
     the quiet hours it waits (deferred_until) and goes out when they end."""
-    now = clock(request)
+    now = utcnow()
 
     def work(session) -> dict[str, Any]:
         result = campaigns.send(session, campaign_id=campaign_id, now=now,
@@ -188,8 +182,7 @@ async def _send_scheduled(app: FastAPI) -> None:
     interval = app.state.settings.campaign_sweep_interval
     while True:
         await asyncio.sleep(interval)
-        override = getattr(app.state, "marketing_clock", None)
-        now = override() if override is not None else utcnow()
+        now = utcnow()
         try:
             sent = await store.run(lambda s: campaigns.send_due(s, now=now,
                                                                 recommender=_recommender))

@@ -35,6 +35,7 @@ from bot.not_understood import (
     review_path,
 )
 from crm_store.services import analytics
+from kefu import clock
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ DashboardStaff = Annotated[Staff, Depends(require_staff(*SERVICE_ROLES))]
 def scope_for(staff: Staff, start: date | None, end: date | None,
               channel: str | None) -> analytics.Scope:
     """The period asked for, limited to the agent's own figures unless an admin asks."""
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     end = end or today
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if end < start:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_store.models import Conversation, DialogueEvent
+from kefu import clock
 
 # Rasa's own bookkeeping action after every turn: counting it would only count turns twice.
 IGNORED_ACTIONS = {"action_listen", None, ""}
@@ -71,7 +72,7 @@ def record(session: Session, event: dict[str, Any]) -> DialogueEvent | None:
         return None
     timestamp = event.get("timestamp")
     occurred_at = (datetime.fromtimestamp(float(timestamp), UTC)
-                   if isinstance(timestamp, int | float) else datetime.now(UTC))
+                   if isinstance(timestamp, int | float) else clock.now())
     row = DialogueEvent(sender_id=sender_id[:240], conversation_id=_conversation_id(session,
                         sender_id), kind=kind, name=name[:200], confidence=confidence,
                         occurred_at=occurred_at, event_key=key)

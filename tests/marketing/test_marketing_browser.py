@@ -12,6 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from crm_store import db, migrate
 from crm_store.db import session_scope
 from crm_store.services import staff
+from kefu import clock
 from kefu.settings import Settings
 from tests.conftest import free_port
 from tests.marketing.helpers import chat, london, person
@@ -45,8 +46,10 @@ def gateway(tmp_path_factory):
     settings = Settings(data_dir=data_dir, database_url=url, rasa_port=free_port(),
                         action_port=free_port(), gateway_port=free_port())
     server = GatewayServer(settings).start()
-    server.app.state.marketing_clock = lambda: london(2026, 11, 18, 12)
+    # Noon in the shop: outside the quiet hours whatever the real time is.
+    clock.set_source(clock.running_from_moment(london(2026, 11, 18, 12)))
     yield server
+    clock.set_source(None)
     server.stop()
     db.reset_engine()
 

@@ -113,7 +113,8 @@ def test_agents_cannot_use_the_marketing_api_or_page(gateway):
                      follow_redirects=False).status_code in (302, 303, 307)
 
 
-def test_campaign_reaches_exactly_the_consenting_members_and_stop_works(gateway, bot_api):
+def test_campaign_reaches_exactly_the_consenting_members_and_stop_works(gateway, bot_api,
+                                                                         shop_clock):
     web = Widget(gateway)
     with session_scope() as session:
         ann = person(session, "ann@example.com", name="Ann Lee", topics=("hiking",),
@@ -141,7 +142,7 @@ def test_campaign_reaches_exactly_the_consenting_members_and_stop_works(gateway,
         created = httpx.post(f"{api}/campaigns", headers=mia, json={
             "name": name, "message": "Hi {first_name}, " + name, "segment_id": segment.json()["id"]})
         assert created.status_code == 201, created.text
-        gateway.app.state.marketing_clock = lambda: at
+        shop_clock(at)
         sent = httpx.post(f"{api}/campaigns/{created.json()['id']}/send", headers=mia)
         assert sent.status_code == 200, sent.text
         return created.json()["id"], sent.json()
@@ -193,7 +194,7 @@ def test_campaign_reaches_exactly_the_consenting_members_and_stop_works(gateway,
 
 
 def test_a_scheduled_campaign_goes_out_by_itself_and_a_refused_one_is_failed(
-        gateway, bot_api):
+        gateway, bot_api, shop_clock):
     with session_scope() as session:
         eva = person(session, "eva@example.com", name="Eva Sol", topics=("kayaking",),
                      consent="telegram")
@@ -201,9 +202,9 @@ def test_a_scheduled_campaign_goes_out_by_itself_and_a_refused_one_is_failed(
         gus = person(session, "gus@example.com", name="Gus Tam", topics=("kayaking",),
                      consent="telegram")
         chat(session, gus, "telegram", "7102")
+    shop_clock(NOON + timedelta(days=30))  # before signing in: the session is stamped with it
     mia = token(gateway, "mia@shop.example")
     api = gateway.url + "/api"
-    gateway.app.state.marketing_clock = lambda: NOON + timedelta(days=30)
     # Telegram refuses Gus for good (he blocked the bot): his delivery ends failed.
     bot_api.fail_next("sendMessage", status=403)
     created = httpx.post(f"{api}/campaigns", headers=mia, json={
