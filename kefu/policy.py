@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -170,7 +170,10 @@ class Identifiers(BaseModel):
 
 class ShopPolicy(BaseModel):
     shop: ShopInfo
+    # Per weekday "09:00-18:00", "00:00-24:00" (all day) or "closed".
     business_hours: dict[str, str]
+    # Days the team is away whatever the weekday (public holidays), in the shop's time zone.
+    holidays: list[date] = []
     delivery: Delivery
     payment: Payment
     returns: Returns
@@ -197,19 +200,26 @@ class ShopPolicy(BaseModel):
         span = self.business_hours.get(day, "closed")
         return None if span == "closed" else _parse_span(span)
 
+    def span_on(self, day: date) -> tuple[time, time] | None:
+        """The opening hours of one calendar day: its weekday's, unless it is a holiday."""
+        return None if day in self.holidays else self.opening_span(WEEKDAYS[day.weekday()])
+
     def is_open(self, at: datetime) -> bool:
         local = at.astimezone(self.tz)
-        span = self.opening_span(WEEKDAYS[local.weekday()])
-        return span is not None and span[0] <= local.time() < span[1]
+        span = self.span_on(local.date())
+        # An end of 24:00 (time.max) includes the day's last instant.
+        return span is not None and span[0] <= local.time() and (
+            local.time() < span[1] or span[1] == time.max)
 
     def next_opening(self, at: datetime) -> datetime:
         """When staff are next at work, in the shop's time zone (`at` itself if open now)."""
         local = at.astimezone(self.tz)
         if self.is_open(local):
             return local
-        for offset in range(8):
-            day = (local + timedelta(days=offset)).date()
-            span = self.opening_span(WEEKDAYS[day.weekday()])
+        # A year ahead covers any run of holidays a shop could list.
+        for offset in range(366):
+            day = local.date() + timedelta(days=offset)
+            span = self.span_on(day)
             if span is None:
                 continue
             opens = datetime.combine(day, span[0], tzinfo=self.tz)
@@ -224,7 +234,9 @@ class ShopPolicy(BaseModel):
 
 def _parse_span(span: str) -> tuple[time, time]:
     try:
-        start, end = (time.fromisoformat(part.strip()) for part in span.split("-"))
+        start_text, end_text = (part.strip() for part in span.split("-"))
+        start = time.fromisoformat(start_text)
+        end = time.max if end_text == "24:00" else time.fromisoformat(end_text)
     except ValueError as exc:
         raise ValueError(f"business hours must look like 09:00-18:00, not {span!r}") from exc
     if start >= end:
