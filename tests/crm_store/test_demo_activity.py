@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from crm_store.db import session_scope
-from crm_store.demo import load_if_empty
+from crm_store.demo import DEMO_ACTIVITY_UNTIL, demo_shift, load_if_empty
 from crm_store.models import (
     Campaign,
     CampaignDelivery,
@@ -16,13 +16,18 @@ from crm_store.models import (
     Customer,
     Handoff,
     Message,
+    Order,
     StaffUser,
     Ticket,
 )
 from crm_store.services import analytics, conversations, handoffs, staff
 
-# The demo activity covers the 60 days before 2026-11-20.
-PERIOD = analytics.Scope(datetime(2026, 9, 21, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+
+def demo_period() -> analytics.Scope:
+    """The 60 days of demo activity, which end on the day the demo is loaded."""
+    until = DEMO_ACTIVITY_UNTIL + demo_shift()
+    return analytics.Scope(until - timedelta(days=60), until + timedelta(days=1))
+
 TABLES = (Customer, ChannelIdentity, Conversation, Message, Handoff, Ticket, StaffUser, Campaign,
           CampaignDelivery)
 
@@ -35,6 +40,7 @@ def _counts() -> dict[str, int]:
 def test_every_kpi_has_data_on_the_demo_shop(store):
     loaded = load_if_empty()
     assert loaded.loaded and loaded.activity.startswith("300 conversations")
+    PERIOD = demo_period()
     with session_scope() as session:
         kpis = analytics.dashboard(session, PERIOD)
         inbox = analytics.not_understood_messages(session, PERIOD)
@@ -92,3 +98,26 @@ def test_demo_activity_loads_once_and_leaves_the_shop_as_imported(store):
     assert all(h.startswith("$argon2id$") for h in hashes)
     assert not load_if_empty().loaded
     assert _counts() == first
+
+
+def test_the_demo_is_recent_whatever_day_it_is_loaded(store, shop_clock):
+    """Loaded on 2027-03-01, the demo's last 30 days are full and nothing lies in the future."""
+    shop_clock(datetime(2027, 3, 1, 9, 30, tzinfo=UTC))
+    assert load_if_empty().loaded
+    with session_scope() as session:
+        last_30 = analytics.dashboard(session, analytics.Scope(
+            datetime(2027, 1, 30, tzinfo=UTC), datetime(2027, 3, 2, tzinfo=UTC)))
+        newest_order = session.scalar(select(func.max(Order.created_at)))
+        newest_message = session.scalar(select(func.max(Message.created_at)))
+    days = [d for d in last_30["volume"] if d["conversations"]]
+    assert len(days) >= 25, last_30["volume"]
+    assert 80 <= sum(d["conversations"] for d in days) <= 220  # a good share of the 300
+    assert datetime(2027, 2, 28, tzinfo=UTC) <= newest_order < datetime(2027, 3, 1, tzinfo=UTC)
+    assert newest_message <= datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def test_the_same_day_gives_the_same_demo(store, shop_clock):
+    shop_clock(datetime(2027, 3, 1, 9, 30, tzinfo=UTC))
+    assert demo_shift() == demo_shift(datetime(2027, 3, 1, 0, 0, tzinfo=UTC)) \
+        == demo_shift(datetime(2027, 3, 1, 23, 59, tzinfo=UTC))
+    assert demo_shift(datetime(2027, 3, 2, 0, 1, tzinfo=UTC)) - demo_shift() == timedelta(days=1)
