@@ -23,6 +23,7 @@ from kefu.stack import action_server_spec, rasa_spec
 from kefu.supervisor import Supervisor
 from tests.conftest import free_port
 from tests.support.gateway_server import GatewayServer
+from tests.support.shop_policy import ALWAYS_OPEN, policy_file
 
 # Child processes must not download anything (sentence-transformers, Hugging Face).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,6 +44,8 @@ BEN = Account("ben@shop.example", "agent", "Ben")
 MIA = Account("mia@shop.example", "marketer", "Mia")
 ADA = Account("ada@shop.example", "admin", "Ada")
 ACCOUNTS = (ANNA, BEN, MIA, ADA)
+# What a customer is told at a handoff while staff are at work (kefu/handoff.py).
+OPEN_NEXT_STEPS = "connecting you with a member of our team"
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +66,8 @@ def store_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def rasa_settings(store_url, tmp_path_factory) -> Settings:
     """The real Rasa server with the trained model, and the real action server on the same
-    store (the handoff and the rating are custom actions)."""
+    store (the handoff and the rating are custom actions). Staff are always at work here, so
+    a handoff says "connecting you with a member of our team" at any hour the tests run."""
     data_dir = tmp_path_factory.mktemp("kefu-staff-rasa")
     settings = Settings(data_dir=data_dir, database_url=store_url, rasa_port=free_port(),
                         action_port=free_port())
@@ -71,7 +75,8 @@ def rasa_settings(store_url, tmp_path_factory) -> Settings:
         pytest.fail(f"no trained Rasa model in {settings.model_dir} (run `make train`)")
     supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
     env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
-           "KEFU_DATA_DIR": str(data_dir)}
+           "KEFU_DATA_DIR": str(data_dir),
+           "KEFU_POLICY_FILE": str(policy_file(data_dir, hours=ALWAYS_OPEN))}
     try:
         actions = action_server_spec(settings)
         actions.env.update(env)

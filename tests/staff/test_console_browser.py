@@ -16,7 +16,7 @@ from sqlalchemy import select
 from crm_store.db import session_scope
 from crm_store.models import Conversation, Direction, Message, Ticket, utcnow
 from crm_store.services import customers, identities, tickets
-from tests.staff.conftest import ANNA, MIA, Account, gateway_settings
+from tests.staff.conftest import ANNA, MIA, OPEN_NEXT_STEPS, Account, gateway_settings
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.gateway_server import GatewayServer
 
@@ -89,7 +89,7 @@ def test_a_telegram_customer_is_helped_from_the_console(telegram_gateway, bot_ap
     bot_api.push_text(CHAT, "hello")
     wait_for_text(bot_api, "I'm Kefu", "the greeting")
     bot_api.push_text(CHAT, "/human")
-    wait_for_text(bot_api, "queue", "what happens next")
+    wait_for_text(bot_api, OPEN_NEXT_STEPS, "what happens next")
     with session_scope() as session:
         conversation = session.scalar(select(Conversation).where(
             Conversation.channel == "telegram", Conversation.external_id == str(CHAT)))

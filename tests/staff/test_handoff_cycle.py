@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 from crm_store.db import session_scope
 from crm_store.models import AuditEntry, Conversation, utcnow
 from crm_store.services import customers, identities, tickets
-from tests.staff.conftest import ADA, ANNA, BEN, MIA
+from tests.staff.conftest import ADA, ANNA, BEN, MIA, OPEN_NEXT_STEPS
 
 WAIT = 120  # seconds; the first turns of a freshly loaded model can be slow on 2 cores
 
@@ -124,7 +124,7 @@ def test_a_rest_customer_reaches_a_person_and_is_asked_for_a_rating(
 
     # The customer asks in their own words; the dialogue hands over and says what happens.
     said = " ".join(m.get("text", "") for m in customer.say("I want to talk to a human"))
-    assert "queue" in said, said
+    assert OPEN_NEXT_STEPS in said, said
     requested = live.wait_for(lambda e: e["type"] == "handoff.requested", "the new handoff")
     conversation_id = requested["conversation_id"]
     with session_scope() as session:
@@ -139,7 +139,7 @@ def test_a_rest_customer_reaches_a_person_and_is_asked_for_a_rating(
     # The agent sees the whole conversation, the assistant's part included.
     transcript = anna.ok("GET", f"/api/conversations/{conversation_id}")
     senders = [m["sender"] for m in transcript["messages"]]
-    assert senders[:2] == ["customer", "bot"] and "queue" in transcript["messages"][-1]["text"]
+    assert senders[:2] == ["customer", "bot"] and OPEN_NEXT_STEPS in transcript["messages"][-1]["text"]
     assert transcript["messages"][0]["intent"] == "greet"
 
     claimed = anna.ok("POST", f"/api/handoffs/{handoff['id']}/claim")
@@ -333,7 +333,8 @@ def test_a_web_widget_customer_gets_the_agents_reply_live(gateway, as_staff):
 
         chat.send(json.dumps({"type": "message", "client_id": "w1",
                               "text": "Talk to a person", "payload": "/human_handoff"}))
-        next_message(lambda f: f["sender"] == "bot" and "queue" in f["text"], "the next steps")
+        next_message(lambda f: f["sender"] == "bot" and OPEN_NEXT_STEPS in f["text"],
+                     "the next steps")
         with session_scope() as session:
             conversation_id = session.scalar(select(Conversation.id).where(
                 Conversation.channel == "web", Conversation.external_id == welcome["session"]))
