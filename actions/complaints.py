@@ -57,13 +57,22 @@ class ActionAcknowledgeComplaint(Action):
                                         SlotSet("complaint_resolution", None)]
         if len(text.split()) >= DETAILS_MIN_WORDS:
             events.append(SlotSet("complaint_details", text))
-        # In free text only a number said to be an order's counts ("order 90001", "#1001"):
-        # "I paid 150" is not an order number.
-        order_id = (next(tracker.get_latest_entity_values("order_id"), None)
-                    or order_number_in(latest_text(tracker), cue_required=True))
+        order_id = _order_named_in_complaint(tracker)
         if order_id:
             events.append(SlotSet("complaint_order", normalise_order_number(str(order_id))))
         return events
+
+
+def _order_named_in_complaint(tracker: Tracker) -> str | None:
+    """The order a complaint names, if any. In free text only a number said to be an order's
+    counts ("order 90001", "#1001"): "I paid 150" is not an order number, whatever the NLU model
+    tagged; a letter code it found (A1093) is taken as it always was."""
+    cued = order_number_in(latest_text(tracker), cue_required=True)
+    if cued:
+        return cued
+    return next((value for value in tracker.get_latest_entity_values("order_id")
+                 if any(ch.isalpha() for ch in str(value))
+                 and any(ch.isdigit() for ch in str(value))), None)
 
 
 class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
