@@ -87,6 +87,31 @@ def test_identifiers_are_extracted(parse, text, entity, value):
     assert _entities(parse(text)).get(entity) == value
 
 
+# Issue 14: order numbers and ticket references in any shop's format, not only the demo shop's
+# A1234: the request is understood and the identifier comes out as typed (the actions normalise
+# it), and a ticket reference is not taken for an order number.
+@pytest.mark.parametrize(
+    "text, intent, entity, value",
+    [
+        ("where is my order 90001?", "track_order", "order_id", "90001"),
+        ("purchase A1179 current status", "track_order", "order_id", "A1179"),
+        ("what's the status of ticket T-1026?", "ticket_status", "ticket_id", "T-1026"),
+        ("where is my order #1001?", "track_order", "order_id", "1001"),
+        ("please cancel order 123-4567890-1234567", "cancel_order", "order_id",
+         "123-4567890-1234567"),
+        ("90001", "inform", "order_id", "90001"),
+    ],
+)
+def test_identifiers_in_any_shop_format(parse, text, intent, entity, value):
+    parsed = parse(text)
+    assert _top_intent(parsed) == intent, parsed["intent_ranking"][:3]
+    assert _entities(parsed).get(entity) == value, parsed["entities"]
+
+
+def test_a_ticket_reference_is_not_an_order_number(parse):
+    assert "order_id" not in _entities(parse("what's the status of ticket T-1026?"))
+
+
 def test_synonyms_give_the_canonical_topic(parse):
     parsed = parse("please keep me updated on new trekking gear")
     assert _top_intent(parsed) == "subscribe_interest"
