@@ -24,6 +24,9 @@ from tests.marketing.helpers import chat, london, person
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.gateway_server import GatewayServer
 
+# Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).
+pytestmark = pytest.mark.clock
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PASSWORD = "correct horse battery staple"
 NOON = london(2026, 11, 18, 12)

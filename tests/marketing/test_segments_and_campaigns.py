@@ -15,6 +15,9 @@ from crm_store.services import campaigns, customers, segments
 from tests.crm_store import factories
 from tests.marketing.helpers import chat, london, person, shop_policy
 
+# Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).
+pytestmark = pytest.mark.clock
+
 NOON = london(2026, 11, 18, 12)  # a Wednesday, outside the quiet hours
 
 
