@@ -11,6 +11,9 @@ RASA := $(RASA_VENV)/bin/rasa
 # endpoints.yml reads the action server's address from the environment.
 export KEFU_ACTION_ENDPOINT ?= http://127.0.0.1:$(or $(KEFU_ACTION_PORT),5055)/webhook
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# A shop's customer service does not phone home: Rasa's telemetry is off unless a shop turns it
+# on (RASA_TELEMETRY_ENABLED=true). kefu/stack.py does the same for the Rasa servers it starts.
+export RASA_TELEMETRY_ENABLED ?= false
 
 .PHONY: run test audit envs train validate browser prepare lock-app lock-rasa clean
 
@@ -30,7 +33,9 @@ test: envs browser nginx train
 	  tests/e2e tests/production || rc=1; \
 	exit $$rc
 
-envs: $(APP_STAMP) $(RASA_STAMP)
+# The two environments install side by side (mostly waiting on downloads and unpacking).
+envs:
+	@$(MAKE) --no-print-directory -j2 $(APP_STAMP) $(RASA_STAMP)
 
 # A stamp per lock file: a second `make` with unchanged locks does nothing.
 $(APP_STAMP): requirements/app.lock pyproject.toml
@@ -64,7 +69,8 @@ train: $(RASA_STAMP)
 	@if ls models/*.tar.gz >/dev/null 2>&1 && $(RASA) train --dry-run --out models >/dev/null 2>&1; then \
 	  echo "Rasa model up to date: $$(ls -t models/*.tar.gz | head -1)"; \
 	else \
-	  $(RASA) train --out models --quiet; \
+	  echo "Training the Rasa model (several minutes on 2 cores; Rasa shows each component's epochs)"; \
+	  $(RASA) train --out models; \
 	fi
 
 # pip-audit over both lock files; known exceptions with reasons in requirements/audit-exceptions.yml.

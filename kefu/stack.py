@@ -8,6 +8,7 @@ in front of each tier (kefu/balancer.py) when there is more than one replica.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -95,7 +96,9 @@ def _suffix(index: int, replicas: int) -> str:
 
 def rasa_specs(settings: Settings) -> list[ChildSpec]:
     rasa = settings.rasa_venv / "bin" / "rasa"
-    env = {**profile_env(settings), **rasa_endpoint_env(settings)}
+    # No telemetry unless the shop asks for it: customer service must not phone home.
+    env = {"RASA_TELEMETRY_ENABLED": os.environ.get("RASA_TELEMETRY_ENABLED", "false"),
+           **profile_env(settings), **rasa_endpoint_env(settings)}
     specs = []
     for i, port in enumerate(tier_ports(settings.rasa_port, settings.replicas).replicas):
         specs.append(ChildSpec(
