@@ -25,6 +25,15 @@ CONVERSATION_RESOLVED = "EXTERNAL_conversation_resolved"
 TICKET_RESOLVED = "EXTERNAL_ticket_resolved"
 
 
+def joined_text(name: str | None) -> str:
+    """What the customer is told when a person takes over: their name when staff have one
+    (never the email address), otherwise simply that someone from the team is there."""
+    name = (name or "").strip()
+    if name:
+        return f"{name} from our team has joined the conversation."
+    return "A member of our team has joined the conversation."
+
+
 def actor(staff: Staff) -> cs.Actor:
     return cs.Actor(staff.id, staff.role)
 
@@ -41,9 +50,8 @@ class AgentConsole:
                                 "conversation_id": handoff.conversation_id,
                                 "staff_id": staff.id})
         # The customer learns a person is there now (not only "in the queue").
-        who = staff.name or "A member of our team"
         await self.gateway.deliver(conversation_id=conversation.id, sender="system",
-                                   text=f"{who} from our team has joined the conversation.")
+                                   text=joined_text(staff.name))
         return handoff
 
     async def reply(self, staff: Staff, conversation_id: int, text: str) -> MessagePublic:
