@@ -13,6 +13,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.fallback import consecutive_misses
 from actions.store import in_store, sender_identity
 from crm_store.models import ConversationMode
 from crm_store.services import conversations, handoffs
@@ -25,10 +26,10 @@ def handoff_reason(tracker: Tracker) -> str:
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if intent == "complaint":
         return "angry or urgent complaint"
-    previous = [e for e in tracker.events if e.get("event") == "user"][-3:-1]
-    if any((e.get("parse_data") or {}).get("intent", {}).get("name") == "nlu_fallback"
-           for e in previous):
-        return "the assistant did not understand twice"
+    # The customer's turns just before this one that the fallback answered, in a row: after
+    # two the fallback offers a person. One miss, or misses long ago, are not the reason.
+    if consecutive_misses(tracker.events) - 1 >= 2:
+        return "customer asked for a person after the assistant did not understand twice"
     return "customer asked for a person"
 
 
