@@ -338,15 +338,34 @@ async def staff_for_websocket(websocket: WebSocket, *roles: str) -> Staff | None
 
 # --- browser helpers -----------------------------------------------------------------------------
 
+# Where each role starts: the page of its work.
+HOMES = {"agent": "/agent", "marketer": "/marketing", "admin": "/dashboard"}
+# The staff pages and the roles that may open them, as their routes' require_staff_page says
+# (tests/staff/test_sign_in_landing.py checks the two agree).
+STAFF_PAGES = {"/agent": SERVICE_ROLES, "/dashboard": SERVICE_ROLES, "/marketing": MARKETING_ROLES}
+
+
 def home_for(role: str) -> str:
-    return {"marketer": "/marketing"}.get(role, "/agent")
+    return HOMES.get(role, "/agent")
 
 
-def safe_next(value: str | None, role: str) -> str:
+def on_site(value: str | None) -> str | None:
     """Only a path on this site: a crafted link must not send a fresh login elsewhere."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
-    return home_for(role)
+    return None
+
+
+def landing_for(next_path: str | None, role: str) -> str:
+    """Where a fresh sign-in goes: the page asked for when this role may see it, otherwise
+    the role's own start page (a marketer sent from /agent lands on /marketing)."""
+    target = on_site(next_path)
+    if target is None:
+        return home_for(role)
+    needed = STAFF_PAGES.get(urlsplit(target).path.rstrip("/") or "/")
+    if needed is not None and role not in needed:
+        return home_for(role)
+    return target
 
 
 def set_session_cookie(response: Response, issued: Issued, settings: Settings) -> None:

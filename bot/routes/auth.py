@@ -79,7 +79,7 @@ async def me(staff: CurrentStaff) -> StaffPublic:
 @router.get("/login", include_in_schema=False)
 async def login_page(request: Request, next: str | None = None):
     return auth.render_page(request, "login.html",
-                            {"next": auth.safe_next(next, "agent"), "error": None, "email": ""})
+                            {"next": auth.on_site(next) or "", "error": None, "email": ""})
 
 
 @router.post("/login", include_in_schema=False)
@@ -106,7 +106,7 @@ async def login_form(request: Request, email: Annotated[str, Form(max_length=320
         return auth.render_page(request, "login.html",
                                 {"next": next, "error": error[0].upper() + error[1:],
                                  "email": email}, status_code=status)
-    response = RedirectResponse(auth.safe_next(next, issued.role), status_code=303)
+    response = RedirectResponse(auth.landing_for(next, issued.role), status_code=303)
     auth.set_session_cookie(response, issued, request.app.state.settings)
     return response
 

@@ -206,5 +206,9 @@ def test_tickets_show_sla_breaches_and_can_be_edited(telegram_gateway, context):
 def test_a_marketer_is_turned_away_from_the_console(telegram_gateway, context):
     page = context.new_page()
     sign_in(page, telegram_gateway.url, MIA)
+    # Signed in from /agent, a marketer lands on the marketing console instead...
+    expect(page).to_have_url(f"{telegram_gateway.url}/marketing")
+    # ...and opening the console itself says why not.
+    page.goto(f"{telegram_gateway.url}/agent")
     expect(page.locator("body")).to_contain_text("needs the agent or admin role")
     assert page.locator("#transcript").count() == 0
