@@ -101,7 +101,7 @@ class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
             return {}
         if latest_intent(tracker) == "deny":
             return {}  # "no" is mapped to NO_ORDER by the domain
-        found = order_number_from_message(tracker, asked=True)
+        found = order_number_from_message(tracker, asked=True, about_an_order=True)
         return {"complaint_order": found} if found else {}
 
     def validate_complaint_order(self, value: Any, dispatcher, tracker, domain):

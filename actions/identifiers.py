@@ -24,6 +24,10 @@ _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.IGNORECASE)
 _ORDER_CUE = re.compile(r"(?:order|purchase|number|no\.?|nr\.?)\s*(?:number|no\.?|is|was|:)?\s*$",
                         re.IGNORECASE)
 _TOKEN_EDGES = ".,;:!?()[]\"'“”"
+# Intents whose messages may carry the order number a form is waiting for (the domain maps the
+# order_id entity to its slot for the same intents).
+ORDER_INTENTS = frozenset({"inform", "track_order", "cancel_order", "change_order",
+                           "refund_status", "return_item", "payment_issue"})
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -87,17 +91,32 @@ def single_identifier(text: str) -> str | None:
     return None
 
 
-def order_number_from_message(tracker: Tracker, *, asked: bool) -> str | None:
-    """An order number for a form slot from the latest message, when the NLU model found none.
+def order_number_from_message(tracker: Tracker, *, asked: bool,
+                              about_an_order: bool | None = None) -> str | None:
+    """An order number for a form slot from the latest message, in the shop's formats.
 
     `asked`: the assistant has just asked for the order number, so a one-word reply counts.
+    `about_an_order`: whether the message is about an order (default: its intent is one of
+    ORDER_INTENTS); a message about something else ("a tent under 2000 euros?") gives an order
+    number only when it is nothing but one.
     """
-    if _has_entity(tracker, "order_id"):
-        return None  # the slot mapping fills it from the entity
     text = latest_text(tracker)
     if not text:
         return None
-    return order_number_in(text) or (single_identifier(text) if asked else None)
+    if about_an_order is None:
+        about_an_order = latest_intent(tracker) in ORDER_INTENTS
+    if not about_an_order:
+        return single_identifier(text) if asked and len(text.split()) == 1 else None
+    tagged = [str(v).strip() for v in tracker.get_latest_entity_values("order_id")
+              if str(v or "").strip()]
+    # The model's value (the last one, as the slot mapping takes it) when it is written in one
+    # of the shop's formats; else the shop's formats applied to the text itself.
+    if tagged and load_policy().identifiers.order_number.matches(tagged[-1]):
+        return tagged[-1]
+    found = order_number_in(text)
+    if found or tagged:
+        return found
+    return single_identifier(text) if asked else None
 
 
 def ticket_reference_from_message(tracker: Tracker, *, asked: bool) -> str | None:

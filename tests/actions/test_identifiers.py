@@ -183,10 +183,34 @@ async def test_any_spelling_of_the_number_reaches_the_order(numeric_shop, dispat
     assert values["order_id"] == stored and values["customer_id"] == str(numeric_shop["noor"])
 
 
-async def test_an_entity_from_the_model_is_left_to_the_slot_mapping(numeric_shop, dispatcher):
+async def test_an_entity_from_the_model_in_the_shops_format_is_kept(numeric_shop, dispatcher):
     t = user_turn("where is 90001", entities=[{"entity": "order_id", "value": "90001"}],
                   active_loop="order_verification_form")
-    assert await ValidateOrderVerificationForm().extract_order_id(dispatcher, t, ORDER_FORM) == {}
+    assert await ValidateOrderVerificationForm().extract_order_id(dispatcher, t, ORDER_FORM) == {
+        "order_id": "90001"}
+
+
+async def test_another_question_while_the_form_waits_gives_no_order_number(numeric_shop,
+                                                                          dispatcher):
+    form = ValidateOrderVerificationForm()
+    asked = {"requested_slot": "order_id"}
+    product = user_turn("do you have a tent under 2000 euros?", intent="product_question",
+                        slots=asked, entities=[{"entity": "order_id", "value": "2000"}],
+                        active_loop="order_verification_form")
+    assert await form.extract_order_id(dispatcher, product, ORDER_FORM) == {}
+    # A reply that is nothing but the number counts whatever the model made of it.
+    bare = user_turn("90001", intent="rate", slots=asked, active_loop="order_verification_form")
+    assert await form.extract_order_id(dispatcher, bare, ORDER_FORM) == {"order_id": "90001"}
+
+
+async def test_a_tagged_value_in_none_of_the_shops_formats_gives_way(numeric_shop, shop_policy,
+                                                                     dispatcher):
+    shop_policy({"order_number": {"patterns": [r"KF\d{6}"], "example": "KF000123"}})
+    t = user_turn("I paid 150 for KF004711, where is it",
+                  entities=[{"entity": "order_id", "value": "150"}],
+                  active_loop="order_verification_form")
+    assert await ValidateOrderVerificationForm().extract_order_id(dispatcher, t, ORDER_FORM) == {
+        "order_id": "KF004711"}
 
 
 async def test_an_answer_that_cannot_be_a_number_gets_the_shops_example(numeric_shop, shop_policy,
