@@ -124,8 +124,12 @@
                     .concat(cp.by_status.map(function (r) { return r.count; })), COLORS[3])]));
 
     var sla = k.sla;
-    card("sla", "SLA breaches", sla.breached + " of " + sla.tickets + " tickets (" +
-         pct(sla.breach_rate) + ")",
+    // Open breaches are counted whenever the ticket was opened: an old backlog must not
+    // vanish because the period shows recent days only.
+    card("sla", "SLA breaches",
+         sla.open_breached + " open " + (sla.open_breached === 1 ? "ticket" : "tickets") +
+         " past the deadline now · " + sla.breached + " of " + sla.tickets +
+         " tickets opened in the period breached (" + pct(sla.breach_rate) + ")",
          bar(sla.by_kind.map(function (r) { return r.kind; }), [
            set("kept", sla.by_kind.map(function (r) { return r.tickets - r.breached; }), COLORS[2]),
            set("breached", sla.by_kind.map(function (r) { return r.breached; }), COLORS[3])],

@@ -15,7 +15,8 @@ Definitions (the README repeats them):
 - queue wait: from a handoff request to its claim (unclaimed ones are counted separately);
 - not understood: an inbound customer message whose intent is `nlu_fallback` or whose
   confidence is below `LOW_CONFIDENCE`;
-- SLA breach: a ticket resolved after its deadline, or still unresolved past it;
+- SLA breach: a ticket resolved after its deadline, or still unresolved past it; the SLA
+  figure also counts every ticket open past its deadline now, whenever it was opened;
 - repeat purchase: among customers with an order placed before the period ends, the share
   with two or more; retention: among customers who ordered before the period started, the
   share who ordered again inside it; both split by whether the customer ever chatted;
@@ -274,16 +275,26 @@ def complaints(session: Session, scope: Scope) -> dict:
 
 
 def sla_breaches(session: Session, scope: Scope, *, now: datetime | None = None) -> dict:
-    """Tickets opened in the period that missed their deadline, by kind."""
+    """Tickets opened in the period that missed their deadline, by kind; and every ticket
+    still open past its deadline now, whenever it was opened (the backlog that a period of
+    recent days would otherwise hide), on the scope's channel and for its agent."""
     now = now or utcnow()
+    overdue = and_(Ticket.resolved_at.is_(None), Ticket.sla_due_at < now)
     breached = or_(and_(Ticket.resolved_at.is_not(None), Ticket.resolved_at > Ticket.sla_due_at),
-                   and_(Ticket.resolved_at.is_(None), Ticket.sla_due_at < now))
+                   overdue)
     rows = session.execute(
         select(Ticket.kind, func.count(), func.coalesce(func.sum(case((breached, 1), else_=0)), 0))
         .where(*_tickets(scope)).group_by(Ticket.kind).order_by(Ticket.kind)).all()
     tickets = sum(n for _, n, _ in rows)
     missed = sum(b for _, _, b in rows)
+    backlog = [overdue]
+    if scope.channel:
+        backlog.append(Ticket.channel == scope.channel)
+    if scope.agent_id is not None:
+        backlog.append(Ticket.assignee_id == scope.agent_id)
+    open_breached = session.scalar(select(func.count()).select_from(Ticket).where(*backlog))
     return {"tickets": tickets, "breached": missed, "breach_rate": _rate(missed, tickets),
+            "open_breached": open_breached,
             "by_kind": [{"kind": k.value, "tickets": n, "breached": b} for k, n, b in rows]}
 
 
