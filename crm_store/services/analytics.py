@@ -20,8 +20,9 @@ Definitions (the README repeats them):
 - repeat purchase: among customers with an order placed before the period ends, the share
   with two or more; retention: among customers who ordered before the period started, the
   share who ordered again inside it; both split by whether the customer ever chatted;
-- campaign conversion: recipients (sent or delivered) who placed an order within
-  `CONVERSION_DAYS` after the notification went out.
+- campaign conversion: recipients (sent or delivered; never failed ones) who placed an order
+  within `CONVERSION_DAYS` after the notification went out, as the campaign report counts it
+  (`campaigns.conversions`, shared by both).
 Cancelled orders count as no order. Messages are told apart by sender kind alone (customers'
 are always inbound, bot and agent ones outbound), which lets the indexes of migration 0006
 answer without reading the rows.
@@ -35,16 +36,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
     Campaign,
-    CampaignDelivery,
     Conversation,
-    DeliveryStatus,
     Handoff,
     Message,
     Order,
@@ -54,13 +53,14 @@ from crm_store.models import (
     TicketKind,
     utcnow,
 )
+from crm_store.services import campaigns
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "nlu_fallback"
 # Below this the NLU was guessing: the FallbackClassifier threshold in config.yml (keep equal).
 LOW_CONFIDENCE = 0.6
-CONVERSION_DAYS = 7
+CONVERSION_DAYS = campaigns.ATTRIBUTION_DAYS
 TOP_INTENTS = 10
 
 
@@ -350,47 +350,16 @@ def repeat_and_retention(session: Session, scope: Scope) -> list[dict]:
 
 def campaign_conversion(session: Session, scope: Scope, *,
                         days: int = CONVERSION_DAYS) -> list[dict]:
-    """Campaigns sent in the period: recipients, and recipients who ordered within `days`."""
-    sent_at = func.coalesce(CampaignDelivery.sent_at, CampaignDelivery.created_at)
-    recipients = (select(CampaignDelivery.campaign_id, CampaignDelivery.customer_id,
-                         sent_at.label("sent_at"))
-                  .join(Campaign, Campaign.id == CampaignDelivery.campaign_id)
-                  .where(CampaignDelivery.status.in_([DeliveryStatus.SENT,
-                                                      DeliveryStatus.DELIVERED]),
-                         sent_at >= scope.start, sent_at < scope.end))
-    if scope.channel:
-        recipients = recipients.where(CampaignDelivery.channel == scope.channel)
-    recipients = recipients.subquery()
-    # Adding days to a timestamp differs per dialect, so SQL finds each recipient's first order
-    # after the notification and the 7-day test runs here (one row per recipient).
-    rows = session.execute(
-        select(recipients.c.campaign_id, recipients.c.customer_id, recipients.c.sent_at,
-               func.min(Order.created_at))
-        .outerjoin(Order, and_(Order.customer_id == recipients.c.customer_id,
-                               Order.status != OrderStatus.CANCELLED,
-                               Order.created_at >= recipients.c.sent_at))
-        .group_by(recipients.c.campaign_id, recipients.c.customer_id,
-                  recipients.c.sent_at)).all()
-    per_campaign: dict[int, list[int]] = {}
-    window = timedelta(days=days)
-    for campaign_id, _customer, sent, first_order in rows:
-        counts = per_campaign.setdefault(campaign_id, [0, 0])
-        counts[0] += 1
-        sent = _aware(sent)
-        if first_order is not None and _aware(first_order) - sent <= window:
-            counts[1] += 1
+    """Campaigns sent in the period: recipients reached, and those who ordered within `days`
+    (the campaign report's definition: `campaigns.conversions`)."""
+    found = campaigns.conversions(session, start=scope.start, end=scope.end,
+                                  channel=scope.channel, days=days)
+    found = {cid: c for cid, c in found.items() if c.reached}
     names = dict(session.execute(select(Campaign.id, Campaign.name)
-                                 .where(Campaign.id.in_(list(per_campaign)))).all())
-    return [{"campaign_id": cid, "campaign": names.get(cid, str(cid)), "recipients": n,
-             "converted": c, "conversion_rate": _rate(c, n)}
-            for cid, (n, c) in sorted(per_campaign.items())]
-
-
-def _aware(value) -> datetime:
-    """coalesce() loses the column type on SQLite, so a timestamp may come back as text."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+                                 .where(Campaign.id.in_(list(found)))).all())
+    return [{"campaign_id": cid, "campaign": names.get(cid, str(cid)), "recipients": c.reached,
+             "converted": c.converted, "conversion_rate": c.rate}
+            for cid, c in sorted(found.items())]
 
 
 def not_understood_messages(session: Session, scope: Scope, *, limit: int = 500) -> list[dict]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
@@ -520,18 +520,94 @@ def recipient_status(session: Session, row: CampaignDelivery) -> str:
             DeliveryStatus.DELIVERED: "sent", DeliveryStatus.FAILED: "failed"}[row.status]
 
 
-def _aware(value: datetime) -> datetime:
+def _aware(value: datetime | str) -> datetime:
+    """coalesce() loses the column type on SQLite, so a timestamp may come back as text."""
     from datetime import UTC
 
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+# Delivery statuses that mean the message reached the customer: the base of conversion.
+REACHED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One campaign's conversion: of the recipients the message reached, those who ordered."""
+
+    reached: int
+    converted: int
+    # Per delivery id: whether the customer ordered within the window (reached or not).
+    ordered: dict[int, bool] = field(default_factory=dict)
+    converted_ids: frozenset[int] = frozenset()
+
+    @property
+    def rate(self) -> float | None:
+        return self.converted / self.reached if self.reached else None
+
+
+def conversions(session: Session, *, campaign_id: int | None = None,
+                start: datetime | None = None, end: datetime | None = None,
+                channel: str | None = None,
+                days: int = ATTRIBUTION_DAYS) -> dict[int, Conversion]:
+    """Campaign conversion, the one definition the campaign report and the dashboard share.
+
+    Per campaign: among the recipients the message reached (sent or delivered; not queued,
+    not failed), those who placed an order that was not cancelled within `days` after the
+    message went out (its send time, else the time it was queued). Optionally one campaign,
+    deliveries that went out in [start, end), on one channel. Campaigns with no deliveries
+    selected are absent."""
+    went_out = func.coalesce(CampaignDelivery.sent_at, CampaignDelivery.created_at)
+    deliveries = select(CampaignDelivery.id.label("id"),
+                        CampaignDelivery.campaign_id.label("campaign_id"),
+                        CampaignDelivery.customer_id.label("customer_id"),
+                        CampaignDelivery.status.label("status"),
+                        went_out.label("went_out"))
+    if campaign_id is not None:
+        deliveries = deliveries.where(CampaignDelivery.campaign_id == campaign_id)
+    if start is not None:
+        deliveries = deliveries.where(went_out >= start)
+    if end is not None:
+        deliveries = deliveries.where(went_out < end)
+    if channel:
+        deliveries = deliveries.where(CampaignDelivery.channel == channel)
+    deliveries = deliveries.subquery()
+    # Adding days to a timestamp differs per dialect, so SQL finds each recipient's first order
+    # after the message and the window test runs here (one row per delivery).
+    rows = session.execute(
+        select(deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status,
+               deliveries.c.went_out, func.min(Order.created_at))
+        .outerjoin(Order, and_(Order.customer_id == deliveries.c.customer_id,
+                               Order.status != OrderStatus.CANCELLED,
+                               Order.created_at >= deliveries.c.went_out))
+        .group_by(deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status,
+                  deliveries.c.went_out)).all()
+    window = timedelta(days=days)
+    found: dict[int, dict[str, Any]] = {}
+    for delivery_id, campaign, status, sent, first_order in rows:
+        parts = found.setdefault(campaign, {"reached": 0, "ordered": {}, "converted": set()})
+        ordered = (first_order is not None
+                   and _aware(first_order) - _aware(sent) <= window)
+        parts["ordered"][delivery_id] = ordered
+        if DeliveryStatus(status) in REACHED:
+            parts["reached"] += 1
+            if ordered:
+                parts["converted"].add(delivery_id)
+    return {campaign: Conversion(reached=p["reached"], converted=len(p["converted"]),
+                                 ordered=p["ordered"], converted_ids=frozenset(p["converted"]))
+            for campaign, p in found.items()}
+
+
 def report(session: Session, *, campaign_id: int) -> dict[str, Any]:
-    """Reached, failed, opted out, replies and orders within 7 days (conversion)."""
+    """Reached, failed, opted out, replies, and orders within 7 days of the message from the
+    customers it reached (conversion, as the dashboard counts it: `conversions`)."""
     sync_statuses(session, campaign_id=campaign_id)
     campaign = session.get(Campaign, campaign_id)
+    conversion = conversions(session, campaign_id=campaign_id).get(campaign_id, Conversion(0, 0))
     statuses = Counter()
-    replies = orders = 0
+    replies = 0
     recipients = []
     for row in campaign.deliveries:
         status = recipient_status(session, row)
@@ -544,16 +620,15 @@ def report(session: Session, *, campaign_id: int) -> dict[str, Any]:
                 Message.conversation_id == row.conversation_id,
                 Message.direction == Direction.INBOUND,
                 Message.created_at > start, Message.created_at <= end)) > 0
-        ordered = session.scalar(select(func.count(Order.id)).where(
-            Order.customer_id == row.customer_id, Order.status != OrderStatus.CANCELLED,
-            Order.created_at > start, Order.created_at <= end)) > 0
         replies += replied
-        orders += ordered
         recipients.append({"customer_id": row.customer_id, "channel": row.channel,
                            "status": status, "attempts": row.attempts,
-                           "error": row.last_error, "replied": replied, "ordered": ordered})
+                           "error": row.last_error, "replied": replied,
+                           "ordered": conversion.ordered.get(row.id, False),
+                           "converted": row.id in conversion.converted_ids})
     audience_size = len(campaign.deliveries)
-    reached = statuses["sent"] + statuses["opted_out"]
+    reached = conversion.reached
+    orders = conversion.converted
     return {
         "campaign_id": campaign.id, "name": campaign.name, "kind": campaign.kind,
         "status": campaign.status.value,
@@ -561,6 +636,6 @@ def report(session: Session, *, campaign_id: int) -> dict[str, Any]:
         "recipients": audience_size, "queued": statuses["queued"], "reached": reached,
         "failed": statuses["failed"], "opted_out": statuses["opted_out"],
         "replies": replies, "orders": orders,
-        "conversion": round(orders / reached, 4) if reached else 0.0,
+        "conversion": round(conversion.rate, 4) if reached else 0.0,
         "per_recipient": recipients,
     }

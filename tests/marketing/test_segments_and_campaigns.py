@@ -188,6 +188,10 @@ def test_report_counts_replies_and_orders_within_seven_days(store):
         sent_at = london(2026, 11, 18, 12)
         campaigns.send(session, campaign_id=campaign.id, now=sent_at, policy=shop_policy(),
                        recommender=_no_product)
+        # The gateway delivers both messages (only customers reached count for conversion).
+        for row in campaign.deliveries:
+            message = session.get(Message, row.message_id)
+            message.delivery_status, message.delivered_at = "delivered", sent_at
         # Ann answers in the chat and orders two days later; Ben orders only after 8 days.
         ann_chat = session.scalar(select(Conversation).where(Conversation.external_id == "1001"))
         reply = delivery.record_inbound(session, channel="telegram", external_id="1001",
