@@ -6,7 +6,7 @@ returns plain dicts and lists, ready for JSON and CSV. Aggregation happens in SQ
 per-conversation or per-handoff timestamps come back to Python where a percentile is needed
 (SQLite has no percentile function and the two backends subtract timestamps differently).
 
-Definitions (the README repeats them):
+Definitions (the README points here):
 - a conversation belongs to the period when it *started* in it; message counts use the
   message's own time;
 - bot first response: from the customer's first message to the first bot reply after it;
