@@ -219,9 +219,12 @@ def test_a_rating_is_stored(shop):
 
 def test_not_understood_twice_offers_a_person_and_is_recorded(shop):
     guest = Customer(shop, "e2e-fallback")
-    first = guest.says("xqzv plorf wibble gronk")
+    # Keyboard mashes the model cannot read. (Which gibberish ends below the fallback threshold
+    # depends on the trained model: after the identifier examples, "xqzv plorf wibble gronk"
+    # reads as out_of_scope at 0.77, which gets the out-of-scope answer instead.)
+    first = guest.says("asdfgh jkl")
     assert "say that another way" in first
-    second = guest.say("blorp snazzle quink vrumm")
+    second = guest.say("hjkl fdsa")
     assert any(b["payload"] == "/human_handoff" for m in second for b in m.get("buttons", []))
     with session_scope() as session:
         from crm_store.services import conversations
@@ -231,7 +234,7 @@ def test_not_understood_twice_offers_a_person_and_is_recorded(shop):
         inbound = [m for m in conversations.history(session, conversation_id=conversation.id)
                    if m.direction.value == "inbound"]
     assert [m.intent for m in inbound] == ["nlu_fallback", "nlu_fallback"]
-    assert [m.text for m in inbound] == ["xqzv plorf wibble gronk", "blorp snazzle quink vrumm"]
+    assert [m.text for m in inbound] == ["asdfgh jkl", "hjkl fdsa"]
 
 
 def test_forgetting_a_customer_erases_the_chat_in_kefu_and_in_rasa(shop):
