@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 REPO = Path(__file__).resolve().parents[2]
 KEFU = Path(sys.executable).parent / "kefu"
 
@@ -153,3 +155,20 @@ def drop_production_services(services: ProductionServices) -> None:
             await channel.queue_delete(services.queue)
 
     asyncio.run(delete_queue())
+
+
+class Customer:
+    """A customer on the REST channel of a running stack."""
+
+    def __init__(self, shop, sender: str) -> None:
+        self.url = f"{shop.gateway_url}/webhooks/rest/webhook"
+        self.sender = sender
+
+    def say(self, text: str) -> list[dict]:
+        response = httpx.post(self.url, json={"sender": self.sender, "message": text}, timeout=90)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def says(self, text: str) -> str:
+        """What the customer reads in reply, as one text."""
+        return "\n".join(m.get("text") or "" for m in self.say(text))

@@ -18,7 +18,7 @@ from crm_store.db import session_scope
 from crm_store.models import OrderStatus, TicketKind
 from crm_store.services import customers, identities, interests, orders, products, tickets
 from tests.conftest import free_port
-from tests.e2e.stack import KEFU, REPO, start_stack
+from tests.e2e.stack import KEFU, REPO, Customer, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,21 +36,6 @@ def shop(tmp_path_factory):
     yield running
     running.stop()
     db.reset_engine()
-
-
-class Customer:
-    def __init__(self, shop, sender: str) -> None:
-        self.url = f"{shop.gateway_url}/webhooks/rest/webhook"
-        self.sender = sender
-
-    def say(self, text: str) -> list[dict]:
-        response = httpx.post(self.url, json={"sender": self.sender, "message": text}, timeout=90)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def says(self, text: str) -> str:
-        """What the customer reads in reply, as one text."""
-        return "\n".join(m.get("text") or "" for m in self.say(text))
 
 
 def test_verified_order_status_shows_tracking(shop):

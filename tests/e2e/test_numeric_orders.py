@@ -12,7 +12,6 @@ import csv
 import os
 import subprocess
 
-import httpx
 import pytest
 import yaml
 
@@ -22,7 +21,7 @@ from crm_store.models import OrderStatus
 from crm_store.services import identities, orders
 from kefu.policy import policy_path
 from tests.conftest import free_port
-from tests.e2e.stack import KEFU, REPO, start_stack
+from tests.e2e.stack import KEFU, REPO, Customer, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -67,20 +66,6 @@ def numeric_shop(tmp_path_factory):
     yield running
     running.stop()
     db.reset_engine()
-
-
-class Customer:
-    def __init__(self, shop, sender: str) -> None:
-        self.url = f"{shop.gateway_url}/webhooks/rest/webhook"
-        self.sender = sender
-
-    def say(self, text: str) -> list[dict]:
-        response = httpx.post(self.url, json={"sender": self.sender, "message": text}, timeout=90)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def says(self, text: str) -> str:
-        return "\n".join(m.get("text") or "" for m in self.say(text))
 
 
 def test_imported_numeric_ids_are_stored_as_customers_type_them(numeric_shop):
