@@ -33,10 +33,10 @@ import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from crm_store.backup import StoreBackupError, check_copy, check_revision, copy_sqlite, sqlite_path
+from kefu import clock
 from kefu.settings import Settings
 
 FORMAT_VERSION = 1
@@ -147,7 +147,7 @@ def create_backup(settings: Settings, file: Path, echo: Echo = lambda _line: Non
 
         manifest = {
             "format": FORMAT_VERSION,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": clock.now().isoformat(timespec="seconds"),
             "alembic_revision": revision,
             "files": {name: {"sha256": _sha256(staging / name),
                              "bytes": (staging / name).stat().st_size} for name in members},
