@@ -9,7 +9,7 @@ that ask for an identifier show the shop's example, not the demo shop's.
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -140,15 +140,16 @@ def ticket_example() -> str:
     return load_policy().identifiers.ticket_reference.example
 
 
-class _AskWithExample(Action, ABC):
+class _AskWithExample(Action):
     """Forms ask for a slot with `action_ask_<slot>` when it exists: the domain's question,
     filled with the shop's example ({example} in the response)."""
 
+    action_name = ""
     response = ""
+    example: Callable[[], str]
 
-    @abstractmethod
-    def example(self) -> str:
-        """The shop's example of the identifier asked for."""
+    def name(self) -> str:
+        return self.action_name
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,30 +158,15 @@ class _AskWithExample(Action, ABC):
 
 
 class ActionAskOrderId(_AskWithExample):
-    response = "utter_ask_order_id"
-
-    def name(self) -> str:
-        return "action_ask_order_id"
-
-    def example(self) -> str:
-        return order_example()
+    action_name, response = "action_ask_order_id", "utter_ask_order_id"
+    example = staticmethod(order_example)
 
 
 class ActionAskComplaintOrder(_AskWithExample):
-    response = "utter_ask_complaint_order"
-
-    def name(self) -> str:
-        return "action_ask_complaint_order"
-
-    def example(self) -> str:
-        return order_example()
+    action_name, response = "action_ask_complaint_order", "utter_ask_complaint_order"
+    example = staticmethod(order_example)
 
 
 class ActionAskTicketId(_AskWithExample):
-    response = "utter_ask_ticket_id"
-
-    def name(self) -> str:
-        return "action_ask_ticket_id"
-
-    def example(self) -> str:
-        return ticket_example()
+    action_name, response = "action_ask_ticket_id", "utter_ask_ticket_id"
+    example = staticmethod(ticket_example)
