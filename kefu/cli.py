@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -125,16 +127,10 @@ def backup(
 ) -> None:
     """Archive the customer store, the product index and the secret key (default profile);
     safe while Kefu runs. PostgreSQL: docs/deploy.md, "Backup and restore"."""
-    from kefu.backup import BackupError, NotApplicable, create_backup
+    from kefu.backup import create_backup
 
-    try:
+    with _backup_outcome("backup not written"):
         create_backup(get_settings(), file, echo=typer.echo)
-    except NotApplicable as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
-    except BackupError as exc:
-        typer.echo(f"backup not written: {exc}", err=True)
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -146,15 +142,24 @@ def restore(
 ) -> None:
     """Restore a `kefu backup` archive into the data directory (empty unless --force), after
     checking all of it; then run `kefu prepare` and `kefu run`."""
-    from kefu.backup import BackupError, NotApplicable, restore_backup
+    from kefu.backup import restore_backup
+
+    with _backup_outcome("restore refused"):
+        restore_backup(get_settings(), file, force=force, echo=typer.echo)
+
+
+@contextmanager
+def _backup_outcome(refused: str) -> Iterator[None]:
+    """Exit 2 where backups don't apply (PostgreSQL), 1 with the reason when one is refused."""
+    from kefu.backup import BackupError, NotApplicable
 
     try:
-        restore_backup(get_settings(), file, force=force, echo=typer.echo)
+        yield
     except NotApplicable as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2)
     except BackupError as exc:
-        typer.echo(f"restore refused: {exc}", err=True)
+        typer.echo(f"{refused}: {exc}", err=True)
         raise typer.Exit(1)
 
 
