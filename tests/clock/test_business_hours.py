@@ -4,20 +4,15 @@ Saturday 10:00-14:00, Sunday closed, Europe/London), and what a customer is told
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from kefu import clock
 from kefu.handoff import next_steps_text
 from kefu.policy import ShopPolicy, load_policy
+from tests.clock.moments import london
 
 pytestmark = pytest.mark.clock
-LONDON = ZoneInfo("Europe/London")
-
-
-def london(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)
 
 
 @pytest.fixture

@@ -4,18 +4,13 @@ midnight and across a daylight-saving change."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from crm_store.services.campaigns import SendPolicy
+from tests.clock.moments import london
 
 pytestmark = pytest.mark.clock
-LONDON = ZoneInfo("Europe/London")
-
-
-def london(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)
 
 
 @pytest.fixture
