@@ -17,7 +17,7 @@ from actions.fallback import consecutive_misses
 from actions.store import in_store, sender_identity
 from crm_store.models import ConversationMode
 from crm_store.services import conversations, handoffs
-from kefu.handoff import next_steps_text  # shared with the gateway's /human fallback
+from kefu_config.handoff import next_steps_text  # shared with the gateway's /human fallback
 
 
 def handoff_reason(tracker: Tracker) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 
 # A bare ticket number, accepted while the conversation is about a ticket.
 _BARE_NUMBER = re.compile(r"(?<![\w@/.#-])#?\s?\d{3,10}(?![\w@/-]|[.,]\w)")

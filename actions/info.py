@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import money
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 
 
 class PolicyAnswer(Action, ABC):

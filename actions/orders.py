@@ -20,7 +20,7 @@ from crm_store.errors import NotAllowed, NotFound
 from crm_store.models import OrderStatus, TicketCategory, TicketKind, TicketPriority
 from crm_store.services import orders, returns, tickets
 from crm_store.services.orders import OrderView
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 
 
 class VerifiedOrderAction(Action, ABC):

@@ -8,7 +8,7 @@ from actions.orders import VerifiedOrderAction
 from actions.store import in_store
 from crm_store.errors import NotAllowed, NotFound
 from crm_store.services import orders, returns
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 
 
 class ActionStartReturn(VerifiedOrderAction):

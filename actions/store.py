@@ -15,22 +15,18 @@ from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
 from crm_store.db import session_scope
+from kefu_config import senders
 
 T = TypeVar("T")
 
-# The gateway sends Rasa a sender id of the form "<channel>:<id on that channel>"
-# (e.g. "web:3f2a...", "telegram:12345", "rest:alice"); crm_store keys the conversation and
-# the channel identity by the pair (channel, id on that channel).
-KNOWN_CHANNELS = ("web", "telegram", "rest")
 
 
 def sender_identity(tracker: Tracker) -> tuple[str, str]:
     """(channel, external id) of the conversation's sender, as crm_store keys them."""
-    sender = tracker.sender_id
-    prefix, _, rest = sender.partition(":")
-    if rest and prefix in KNOWN_CHANNELS:
-        return prefix, rest
-    return tracker.get_latest_input_channel() or "rest", sender
+    parsed = senders.parse(tracker.sender_id)
+    if parsed is not None:
+        return parsed
+    return tracker.get_latest_input_channel() or "rest", tracker.sender_id
 
 
 async def in_store(work: Callable[[Session], T]) -> T:

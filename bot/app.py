@@ -26,7 +26,7 @@ from bot.fanout import RedisFanout
 from bot.rasa_events import RasaEventConsumer
 from bot.staff_bus import InProcessStaffBus, RedisStaffBus, StaffBus
 from crm_store import db, migrate
-from kefu.settings import Settings, get_settings
+from kefu_config.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

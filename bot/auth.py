@@ -35,7 +35,7 @@ from fastapi.templating import Jinja2Templates
 from bot import store
 from crm_store.models import StaffUser
 from crm_store.services import staff_sessions
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.services import link_codes
+from kefu_config import senders
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Inbound:
 
     @property
     def sender_id(self) -> str:
-        return f"{self.channel}:{self.external_id}"
+        return senders.sender_id(self.channel, self.external_id)
 
 
 @dataclass(frozen=True)

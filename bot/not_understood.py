@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from kefu.settings import REPO_ROOT, Settings
+from kefu_config.settings import REPO_ROOT, Settings
 
 logger = logging.getLogger(__name__)
 

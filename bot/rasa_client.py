@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from kefu.rasa_api import conversation_path
+from kefu_config.rasa_api import conversation_path
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,8 @@ from crm_store.services import (
     identities,
     link_codes,
 )
-from kefu.handoff import next_steps_text
+from kefu_config import senders
+from kefu_config.handoff import next_steps_text
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class ConversationRef:
     @property
     def sender_id(self) -> str:
         """What Rasa and the actions know the conversation by: "<channel>:<external id>"."""
-        return f"{self.channel}:{self.external_id}"
+        return senders.sender_id(self.channel, self.external_id)
 
     @property
     def human(self) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from kefu.settings import get_settings
+from kefu_config.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

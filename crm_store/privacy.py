@@ -34,6 +34,7 @@ from crm_store.models import (
     utcnow,
 )
 from crm_store.services import audit, customers, orders
+from kefu_config import senders
 
 logger = logging.getLogger(__name__)
 
@@ -159,11 +160,12 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
     conversation_ids = list(session.scalars(
         select(Conversation.id).where(Conversation.customer_id == cid)))
     messages_deleted = 0
-    senders = tuple(f"{channel}:{external_id}" for channel, external_id in session.execute(
+    sender_ids = tuple(senders.sender_id(channel, external_id)
+                       for channel, external_id in session.execute(
         select(Conversation.channel, Conversation.external_id)
         .where(Conversation.customer_id == cid)))
-    if senders:
-        session.execute(delete(DialogueEvent).where(DialogueEvent.sender_id.in_(senders)))
+    if sender_ids:
+        session.execute(delete(DialogueEvent).where(DialogueEvent.sender_id.in_(sender_ids)))
     if conversation_ids:
         messages_deleted = session.execute(
             delete(Message).where(Message.conversation_id.in_(conversation_ids))).rowcount or 0
@@ -209,7 +211,7 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
                  entity_id=cid, details={"orders_kept": orders_kept,
                                          "messages_deleted": messages_deleted})
     session.flush()
-    return ForgetResult(cid, orders_kept, messages_deleted, tickets_anonymised, senders)
+    return ForgetResult(cid, orders_kept, messages_deleted, tickets_anonymised, sender_ids)
 
 
 def forget_rasa_trackers(tracker_url: str, senders: tuple[str, ...] | list[str]) -> int:

@@ -29,7 +29,7 @@ from crm_store.services import staff, tickets
 logger = logging.getLogger(__name__)
 
 SEED = 20261120
-# The demo orders end on 2026-11-20, the chats lead up to that day; crm_store/demo.py moves both
+# The demo orders end on 2026-11-20, the chats lead up to that day; kefu/demo.py moves both
 # to end on the day the demo is loaded and passes that day as `until`.
 UNTIL = datetime(2026, 11, 20, tzinfo=UTC)
 DAYS = 60

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from crm_store.backup import StoreBackupError, check_copy, check_revision, copy_sqlite, sqlite_path
-from kefu import clock
-from kefu.settings import Settings
+from kefu_config import clock
+from kefu_config.settings import Settings
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

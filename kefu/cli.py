@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from kefu.settings import REPO_ROOT, get_settings
+from kefu_config.settings import REPO_ROOT, get_settings
 
 app = typer.Typer(help="Kefu, the customer-service assistant.", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def run(
                                  "behind nginx (KEFU_REPLICAS; production profile)."),
 ) -> None:
     """Start Rasa, the action server and the gateway; stop them all on Ctrl-C or SIGTERM."""
-    from kefu.settings import with_profile_defaults
+    from kefu_config.settings import with_profile_defaults
     from kefu.stack import tiers
     from kefu.supervisor import ChildFailed, StopRequested, Supervisor, install_signal_handlers
 
@@ -109,8 +109,8 @@ def prepare() -> None:
     and brings the product index up to date with the catalog (only changed products are
     embedded, so a second run costs seconds).
     """
-    from crm_store.cli import prepare_store
-    from knowledge.cli import sync_after_import
+    from kefu.commands.store import prepare_store
+    from kefu.commands.knowledge import sync_after_import
 
     settings = get_settings()
     settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -192,13 +192,13 @@ def dialogue_summary(
 def _register_subcommands() -> None:
     """Each part of Kefu owns its commands; they are collected here, and so are the hooks that
     keep derived data current after an import."""
-    from bot.cli import app as channels_app
-    from bot.staff_cli import app as user_app
-    from crm_store import marketing_cli
-    from crm_store.cli import after_orders_import, after_products_import
-    from crm_store.cli import register as register_store_commands
-    from knowledge.cli import app as knowledge_app
-    from knowledge.cli import recommend_command, sync_after_import
+    from kefu.commands.channels import app as channels_app
+    from kefu.commands.users import app as user_app
+    from kefu.commands import marketing as marketing_cli
+    from kefu.commands.store import after_orders_import, after_products_import
+    from kefu.commands.store import register as register_store_commands
+    from kefu.commands.knowledge import app as knowledge_app
+    from kefu.commands.knowledge import recommend_command, sync_after_import
 
     register_store_commands(app)  # kefu db | import | export | customer
     app.add_typer(knowledge_app, name="knowledge")  # kefu knowledge build|sync|info|search

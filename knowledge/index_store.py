@@ -38,7 +38,7 @@ from tqdm import tqdm
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 import faiss  # noqa: E402
 
-from kefu import clock
+from kefu_config import clock
 from knowledge.catalog import CatalogItem, catalog_fingerprint, check_unique
 from knowledge.embedder import Embedder
 

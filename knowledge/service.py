@@ -184,7 +184,7 @@ _services_lock = threading.Lock()
 
 def get_service() -> KnowledgeService:
     """The process-wide service for the current settings (data directory and model)."""
-    from kefu.settings import get_settings
+    from kefu_config.settings import get_settings
 
     settings = get_settings()
     directory = settings.data_path / "knowledge"

@@ -16,9 +16,9 @@ def free_port_factory():
 
 @pytest.fixture
 def shop_clock():
-    """Set the product's clock (kefu/clock.py) for this test: `shop_clock(at)` makes it read `at`
+    """Set the product's clock (kefu_config/clock.py) for this test: `shop_clock(at)` makes it read `at`
     and run on from there, for the test and every server it runs in-process. Reset afterwards."""
-    from kefu import clock
+    from kefu_config import clock
 
     def set_to(at):
         clock.set_source(clock.running_from_moment(at))

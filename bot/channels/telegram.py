@@ -60,7 +60,7 @@ from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
 from bot.store import ConversationRef
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from bot import auth, limits
 from bot.auth import Staff, SignInRefused, require_staff
 from bot.schemas import LoginBody, StaffPublic, TokenPublic
-from kefu import clock
+from kefu_config import clock
 
 router = APIRouter(tags=["auth"])
 

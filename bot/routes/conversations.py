@@ -20,7 +20,7 @@ from bot.schemas import (
     NoteCreate,
     NotePublic,
 )
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 
 router = APIRouter(prefix="/api", tags=["conversations"], dependencies=[Depends(no_store)])
 

@@ -35,7 +35,7 @@ from bot.not_understood import (
     review_path,
 )
 from crm_store.services import analytics
-from kefu import clock
+from kefu_config import clock
 
 logger = logging.getLogger(__name__)
 

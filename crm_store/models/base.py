@@ -10,7 +10,7 @@ from sqlalchemy import JSON, DateTime, Enum, MetaData, Numeric
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from kefu import clock
+from kefu_config import clock
 
 # Named constraints make migrations reproducible on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -23,7 +23,7 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """The product's clock (kefu/clock.py): tests and CI set it, nothing reads the machine's."""
+    """The product's clock (kefu_config/clock.py): tests and CI set it, nothing reads the machine's."""
     return clock.now()
 
 

@@ -258,7 +258,7 @@ class SendPolicy:
 
     @classmethod
     def from_shop(cls) -> SendPolicy:
-        from kefu.policy import load_policy
+        from kefu_config.policy import load_policy
 
         policy = load_policy()
         start, end = policy.marketing.quiet_span()
@@ -335,7 +335,7 @@ def send(session: Session, *, campaign_id: int, now: datetime | None = None,
     if campaign.kind == "triggered":
         # A new-product notification held back by the quiet hours: match again now.
         from knowledge.service import get_service
-        from kefu.policy import load_policy
+        from kefu_config.policy import load_policy
 
         return _send_triggered(session, campaign, threshold=load_policy().marketing.match_threshold,
                                encode=get_service().embedder.encode, now=now, policy=policy)

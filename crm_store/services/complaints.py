@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import Order, OrderStatus, Ticket, TicketCategory, TicketKind, TicketPriority, utcnow
 from crm_store.services import tickets
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 
 # Order matters only for ties: the category with most keyword hits wins.
 CATEGORY_KEYWORDS: dict[TicketCategory, tuple[str, ...]] = {

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_store.models import Conversation, DialogueEvent
-from kefu import clock
+from kefu_config import clock, senders
 
 # Rasa's own bookkeeping action after every turn: counting it would only count turns twice.
 IGNORED_ACTIONS = {"action_listen", None, ""}
@@ -48,9 +48,10 @@ def event_key(event: dict[str, Any]) -> str:
 
 
 def _conversation_id(session: Session, sender_id: str) -> int | None:
-    channel, sep, external_id = sender_id.partition(":")
-    if not sep:
+    parsed = senders.parse(sender_id)
+    if parsed is None:
         return None
+    channel, external_id = parsed
     return session.scalar(select(Conversation.id).where(
         Conversation.channel == channel, Conversation.external_id == external_id))
 

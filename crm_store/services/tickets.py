@@ -32,7 +32,7 @@ SLA = {
 
 def sla_for(priority: TicketPriority) -> timedelta:
     """The shop's promise for this priority: policy/shop.yml `tickets.sla_hours`, else SLA."""
-    from kefu.policy import load_policy
+    from kefu_config.policy import load_policy
 
     hours = load_policy().tickets.sla_hours.get(priority.value)
     return timedelta(hours=hours) if hours is not None else SLA[priority]

@@ -25,7 +25,7 @@ from actions.verification import ValidateOrderVerificationForm
 from crm_store.db import session_scope
 from crm_store.models import OrderStatus
 from crm_store.services import orders, tickets
-from kefu.policy import IdentifierFormat, Identifiers, load_policy, policy_path
+from kefu_config.policy import IdentifierFormat, Identifiers, load_policy, policy_path
 from tests.actions.conftest import said, tracker
 from tests.crm_store import factories
 

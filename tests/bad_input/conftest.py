@@ -17,9 +17,9 @@ import pytest
 
 from crm_store import db, migrate
 from crm_store.db import session_scope
-from crm_store.demo import load_if_empty
+from kefu.demo import load_if_empty
 from crm_store.services import staff
-from kefu.settings import REPO_ROOT, Settings
+from kefu_config.settings import REPO_ROOT, Settings
 from kefu.stack import action_server_spec, rasa_spec
 from kefu.supervisor import Supervisor
 from tests.conftest import free_port

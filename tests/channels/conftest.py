@@ -12,8 +12,8 @@ import os
 import pytest
 
 from crm_store import db, migrate
-from crm_store.demo import load_if_empty
-from kefu.settings import REPO_ROOT, Settings
+from kefu.demo import load_if_empty
+from kefu_config.settings import REPO_ROOT, Settings
 from kefu.stack import action_server_spec, rasa_spec
 from kefu.supervisor import Supervisor
 from tests.conftest import free_port

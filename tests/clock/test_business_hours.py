@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kefu import clock
-from kefu.handoff import next_steps_text
-from kefu.policy import ShopPolicy, load_policy
+from kefu_config import clock
+from kefu_config.handoff import next_steps_text
+from kefu_config.policy import ShopPolicy, load_policy
 from tests.clock.moments import london
 
 pytestmark = pytest.mark.clock

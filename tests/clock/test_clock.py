@@ -1,4 +1,4 @@
-"""The product's one clock (kefu/clock.py): set in a process, and for every process by
+"""The product's one clock (kefu_config/clock.py): set in a process, and for every process by
 KEFU_CLOCK_START."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crm_store.models.base import utcnow
-from kefu import clock
+from kefu_config import clock
 
 pytestmark = pytest.mark.clock
 
@@ -35,7 +35,7 @@ def test_a_running_clock_starts_where_it_is_set_and_moves_on():
 
 def test_kefu_clock_start_sets_the_clock_of_a_process_kefu_starts():
     env = dict(os.environ, KEFU_CLOCK_START="2027-12-05T03:00:00+00:00")
-    out = subprocess.run([sys.executable, "-c", "from kefu import clock; print(clock.now())"],
+    out = subprocess.run([sys.executable, "-c", "from kefu_config import clock; print(clock.now())"],
                          env=env, capture_output=True, text=True, check=True).stdout
     moment = datetime.fromisoformat(out.strip())
     assert datetime(2027, 12, 5, 3, 0, tzinfo=UTC) <= moment \

@@ -10,7 +10,7 @@ from crm_store.db import session_scope
 from crm_store.errors import InvalidInput, NotAllowed
 from crm_store.models import TicketCategory, TicketKind, TicketPriority, utcnow
 from crm_store.services import complaints, conversations, tickets
-from kefu.policy import load_policy
+from kefu_config.policy import load_policy
 from tests.crm_store import factories
 
 # Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).

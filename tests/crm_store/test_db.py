@@ -17,7 +17,7 @@ def test_plain_postgres_urls_use_psycopg3():
 
 
 def test_default_url_is_a_sqlite_file_in_the_data_dir(tmp_path, monkeypatch):
-    from kefu.settings import get_settings
+    from kefu_config.settings import get_settings
 
     monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("KEFU_DATABASE_URL", raising=False)

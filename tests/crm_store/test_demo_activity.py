@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_store.db import session_scope
-from crm_store.demo import DEMO_ACTIVITY_UNTIL, demo_shift, load_if_empty
+from kefu.demo import DEMO_ACTIVITY_UNTIL, demo_shift, load_if_empty
 from crm_store.models import (
     Campaign,
     CampaignDelivery,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_store.db import session_scope
-from crm_store.demo import load_if_empty
+from kefu.demo import load_if_empty
 from crm_store.models import Customer, Order, OrderStatus, Product
 
 KEFU = Path(sys.executable).parent / "kefu"

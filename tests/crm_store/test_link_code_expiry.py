@@ -10,7 +10,7 @@ import pytest
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
 from crm_store.services import identities, link_codes
-from kefu import clock
+from kefu_config import clock
 from tests.crm_store import factories
 
 pytestmark = pytest.mark.clock

@@ -90,7 +90,7 @@ def test_forget_erases_personal_data_and_keeps_anonymous_orders(jane):
         customer_id = customers.get_by_email(session, email="jane@example.com").id
         result = forget_customer(session, email="jane@example.com", actor="staff:1")
     assert (result.orders_kept, result.messages_deleted, result.tickets_anonymised) == (1, 1, 1)
-    # Rasa's ids for her chats, for erasing Rasa's own copy (crm_store/cli.py).
+    # Rasa's ids for her chats, for erasing Rasa's own copy (kefu/commands/store.py).
     assert result.rasa_senders == ("telegram:555",)
     with session_scope() as session:
         with pytest.raises(NotFound):

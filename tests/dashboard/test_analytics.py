@@ -126,7 +126,7 @@ def test_a_period_that_ends_before_it_starts_is_refused():
 def test_low_confidence_means_below_the_fallback_threshold_rasa_uses():
     import yaml
 
-    from kefu.settings import REPO_ROOT
+    from kefu_config.settings import REPO_ROOT
 
     config = yaml.safe_load((REPO_ROOT / "config.yml").read_text())
     [fallback] = [c for c in config["pipeline"] if c["name"] == "FallbackClassifier"]

@@ -15,7 +15,7 @@ import yaml
 from crm_store import db, migrate
 from crm_store.db import session_scope
 from crm_store.services import staff
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.dashboard.seed import seed
 from tests.support.gateway_server import GatewayServer

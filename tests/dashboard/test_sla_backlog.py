@@ -13,7 +13,7 @@ from crm_store.db import session_scope
 from crm_store.models import Ticket, TicketCategory, TicketKind, TicketPriority, TicketStatus
 from crm_store.models import utcnow
 from crm_store.services import analytics, staff
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.support.gateway_server import GatewayServer
 

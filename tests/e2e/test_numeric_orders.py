@@ -19,7 +19,7 @@ from crm_store import db
 from crm_store.db import session_scope
 from crm_store.models import OrderStatus
 from crm_store.services import identities, orders
-from kefu.policy import policy_path
+from kefu_config.policy import policy_path
 from tests.conftest import free_port
 from tests.e2e.stack import KEFU, REPO, Customer, start_stack
 

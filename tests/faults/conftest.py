@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from crm_store.models import Direction, Message
-from kefu.settings import REPO_ROOT, Settings
+from kefu_config.settings import REPO_ROOT, Settings
 from kefu.stack import action_server_spec, gateway_spec, rasa_spec
 from kefu.supervisor import Child, ChildSpec, Supervisor
 from tests.conftest import free_port
@@ -150,7 +150,7 @@ def store() -> Iterator[Store]:
     # Migrate and load the demo shop in a child process: the store's engine is global, and
     # this package must not repoint it under other tests.
     prepared = subprocess.run(
-        [sys.executable, "-c", "from crm_store import migrate, demo; migrate.upgrade(); "
+        [sys.executable, "-c", "from crm_store import migrate; from kefu import demo; migrate.upgrade(); "
                                "demo.load_if_empty()"],
         cwd=REPO_ROOT, env={**os.environ, "KEFU_DATABASE_URL": direct},
         capture_output=True, text=True, timeout=300)

@@ -184,7 +184,7 @@ def test_unknown_customer_is_reported(store_service):
 @pytest.fixture
 def cli_env(store, tmp_path, monkeypatch):
     """`kefu` run in-process against this store and a data directory of its own."""
-    from kefu.settings import get_settings
+    from kefu_config.settings import get_settings
     from knowledge import service
 
     monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
@@ -270,7 +270,7 @@ def test_kefu_import_products_updates_the_index(shop, cli_env, catalog):
 
 def test_cli_build_from_an_unmigrated_store_says_what_to_run(tmp_path, monkeypatch):
     from kefu.cli import app
-    from kefu.settings import get_settings
+    from kefu_config.settings import get_settings
     from knowledge import service
 
     monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))

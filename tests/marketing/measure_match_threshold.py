@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from kefu.settings import REPO_ROOT, get_settings
+from kefu_config.settings import REPO_ROOT, get_settings
 from knowledge.catalog import CatalogItem
 from knowledge.embedder import get_embedder
 

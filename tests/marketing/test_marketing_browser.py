@@ -12,8 +12,8 @@ from playwright.sync_api import expect, sync_playwright
 from crm_store import db, migrate
 from crm_store.db import session_scope
 from crm_store.services import staff
-from kefu import clock
-from kefu.settings import Settings
+from kefu_config import clock
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.marketing.helpers import chat, london, person
 from tests.support.gateway_server import GatewayServer

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from crm_store import db, migrate
 from crm_store.db import session_scope
 from crm_store.services import customers, staff
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.marketing.helpers import chat, london, person
 from tests.support.fake_bot_api import FakeBotApi

@@ -12,8 +12,8 @@ from crm_store.db import session_scope
 from crm_store.importers.products import import_products
 from crm_store.models import Message
 from crm_store.services import campaigns
-from kefu.policy import load_policy
-from kefu.settings import get_settings
+from kefu_config.policy import load_policy
+from kefu_config.settings import get_settings
 from knowledge.embedder import get_embedder
 from tests.marketing.helpers import chat, london, person, shop_policy
 

@@ -211,7 +211,7 @@ def test_report_counts_replies_and_orders_within_seven_days(store):
 def test_preview_recommends_a_product_from_the_knowledge_index(store, tmp_path):
     from functools import partial
 
-    from kefu.settings import get_settings
+    from kefu_config.settings import get_settings
     from knowledge.service import KnowledgeService
     from knowledge.sources import StoreSource
 

@@ -10,7 +10,7 @@ import pytest
 
 from crm_store import db, migrate
 from crm_store.services.link_codes import MAX_FAILED_GUESSES
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 from tests.channels.test_web import Chat, bot_reply
 from tests.conftest import free_port
 from tests.support.gateway_server import GatewayServer

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
-from kefu.settings import REPO_ROOT, Settings
+from kefu_config.settings import REPO_ROOT, Settings
 
 RACE = textwrap.dedent("""
     import multiprocessing as mp, secrets, sys

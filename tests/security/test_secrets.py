@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from kefu.settings import REPO_ROOT, Settings
+from kefu_config.settings import REPO_ROOT, Settings
 
 TELEGRAM_TOKEN = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{35}\b")
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -22,7 +22,7 @@ CONFIG_SECRET = re.compile(
     r"^\s*[\w.-]*(password|passwd|secret|token|api_key|apikey)[\w.-]*\s*[:=]\s*(?P<value>\S.*)$",
     re.IGNORECASE)
 # RabbitMQ's built-in account, which RabbitMQ accepts only from the same machine: the local
-# development default (kefu/settings.py), not a secret.
+# development default (kefu_config/settings.py), not a secret.
 RABBITMQ_LOCAL_DEFAULT = "amqp://guest:guest@127.0.0.1"
 PLACEHOLDER = re.compile(r"CHANGE[-_]?ME|changeme|<[^>]*>|\$\{[A-Z0-9_]+\}|\*+|x+",
                          re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 from kefu.stack import rasa_specs
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from crm_store import db, migrate
 from crm_store.db import session_scope
-from crm_store.demo import load_if_empty
+from kefu.demo import load_if_empty
 from crm_store.services import staff
-from kefu.settings import REPO_ROOT, Settings
+from kefu_config.settings import REPO_ROOT, Settings
 from kefu.stack import action_server_spec, rasa_spec
 from kefu.supervisor import Supervisor
 from tests.conftest import free_port
@@ -44,7 +44,7 @@ BEN = Account("ben@shop.example", "agent", "Ben")
 MIA = Account("mia@shop.example", "marketer", "Mia")
 ADA = Account("ada@shop.example", "admin", "Ada")
 ACCOUNTS = (ANNA, BEN, MIA, ADA)
-# What a customer is told at a handoff while staff are at work (kefu/handoff.py).
+# What a customer is told at a handoff while staff are at work (kefu_config/handoff.py).
 OPEN_NEXT_STEPS = "connecting you with a member of our team"
 
 

@@ -16,7 +16,7 @@ from bot.auth import load_secret_key
 from crm_store.db import session_scope
 from crm_store.models import AuditEntry, StaffSession
 from crm_store.services import conversations, staff
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 from tests.staff.conftest import ADA, ANNA, MIA, PASSWORD, Account, token_for
 
 # Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).

@@ -7,7 +7,7 @@ import multiprocessing
 import stat
 
 from bot.auth import SECRET_FILE, load_secret_key
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 
 CONTEXT = multiprocessing.get_context("fork")
 

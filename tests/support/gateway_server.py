@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import create_app
-from kefu.settings import Settings
+from kefu_config.settings import Settings
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from kefu.policy import WEEKDAYS, policy_path
+from kefu_config.policy import WEEKDAYS, policy_path
 
 ALWAYS_OPEN = "00:00-24:00"
 CLOSED = "closed"

@@ -78,7 +78,7 @@ def notify_after_import(result: ImportResult) -> None:
         return
     from crm_store.db import session_scope
     from crm_store.services import campaigns
-    from kefu.policy import load_policy
+    from kefu_config.policy import load_policy
     from knowledge.service import get_service
 
     threshold = load_policy().marketing.match_threshold

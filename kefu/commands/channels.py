@@ -6,7 +6,7 @@ import typer
 
 from bot import shop_identity
 from crm_store.errors import InvalidInput
-from kefu.settings import get_settings
+from kefu_config.settings import get_settings
 
 app = typer.Typer(help="The gateway's customer channels.", no_args_is_help=True)
 

@@ -1,6 +1,6 @@
 """`kefu db`, `kefu import`, `kefu export` and `kefu customer`: the store from the command line.
 
-kefu/cli.py registers these with `crm_store.cli.register(app)`.
+kefu/cli.py registers these with `kefu.commands.store.register(app)`.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def import_customers_command(
         "default KEFU_DEFAULT_PHONE_REGION."),
 ) -> None:
     """Upsert customers by email (normalised); phones become +E.164 where possible."""
-    from kefu.settings import get_settings
+    from kefu_config.settings import get_settings
 
     region = region or getattr(get_settings(), "default_phone_region", None)
     _run_import(import_customers, file, default_phone_region=region)
@@ -237,8 +237,8 @@ def _forget_in_rasa(senders: tuple[str, ...]) -> str:
     import httpx
 
     from crm_store.privacy import forget_rasa_trackers
-    from kefu.rasa_api import conversation_path
-    from kefu.settings import get_settings
+    from kefu_config.rasa_api import conversation_path
+    from kefu_config.settings import get_settings
     from kefu.stack import rasa_endpoint_env
 
     if not senders:
@@ -267,7 +267,7 @@ def _forget_in_rasa(senders: tuple[str, ...]) -> str:
 
 def prepare_store() -> None:
     """Migrate to the newest schema, then load the demo shop if the store has no products."""
-    from crm_store.demo import load_if_empty
+    from kefu.demo import load_if_empty
 
     try:
         migrate.upgrade("head")

@@ -28,7 +28,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _require_schema() -> None:
-    from crm_store.cli import _require_current_schema
+    from kefu.commands.store import _require_current_schema
 
     _require_current_schema()
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, field_validator, model_validator
 
-from kefu.settings import REPO_ROOT
+from kefu_config.settings import REPO_ROOT
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kefu import clock
-from kefu.policy import load_policy
+from kefu_config import clock
+from kefu_config.policy import load_policy
 
 
 def next_steps_text(position: int, now: datetime | None = None) -> str:
