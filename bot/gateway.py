@@ -182,30 +182,6 @@ class Gateway:
                                         after.handoff_reason or "requested in chat")
         return after.replies
 
-    async def trigger(self, conversation_id: int, intent: str) -> list[ChatMessage]:
-        """Let the dialogue speak without a customer message, e.g. `trigger(id,
-        "/ask_rating")` when staff hand a conversation back. The intent text is sent to Rasa
-        as the sender's turn but not stored as something the customer said; Rasa's replies
-        are stored and delivered like any others."""
-        conversation = await store.run(store.get_conversation(conversation_id))
-        if conversation is None:
-            raise NotFound(f"no conversation {conversation_id}")
-        if not intent.startswith("/"):
-            raise InvalidInput("trigger takes an intent, e.g. '/ask_rating'")
-        async with self._lock(conversation.sender_id):
-            metadata: dict[str, Any] = {"channel": conversation.channel, "triggered": True}
-            if conversation.customer_id is not None:
-                metadata["customer_id"] = conversation.customer_id
-            reply = await self.rasa.send(conversation.sender_id, intent,
-                                         channel=conversation.channel, metadata=metadata)
-            contents = [from_rasa(raw)[0] for raw in reply.messages]
-            after = await store.run(store.after_reply(conversation.id, None, None, None,
-                                                      contents, None), wait=store.OUTAGE_GRACE)
-            for message in after.replies:
-                self.dispatcher.enqueue(after.conversation, message)
-                await self._publish_message(after.conversation, message)
-            return after.replies
-
     async def _link(self, conversation: ConversationRef, code: str | None,
                     verified: bool) -> list[ChatMessage]:
         if code is None:

@@ -181,10 +181,6 @@ def tiers(settings: Settings) -> list[list[ChildSpec]]:
     return groups
 
 
-def all_specs(settings: Settings) -> list[ChildSpec]:
-    return [spec for group in tiers(settings) for spec in group]
-
-
 # One process of each (the default profile, and tests that start Rasa themselves).
 def rasa_spec(settings: Settings) -> ChildSpec:
     return rasa_specs(settings.model_copy(update={"replicas": 1}))[0]

@@ -94,17 +94,3 @@ def test_a_rest_token_is_required_when_configured(rasa_settings, start_gateway):
     assert httpx.post(url, json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
     ok = httpx.post(url, json=body, headers={"Authorization": "Bearer s3cret-token"}, timeout=60)
     assert ok.status_code == 200 and ok.json()
-
-
-def test_staff_can_let_the_dialogue_speak_first(gateway):
-    """After a handoff is resolved the console asks the dialogue to continue (e.g. a rating)."""
-    url = f"{gateway.url}/webhooks/rest"
-    httpx.post(f"{url}/webhook", json={"sender": "rest-trigger", "message": "hello"}, timeout=60)
-    conversation_id = _messages("rest-trigger")[0].conversation_id
-    replies = gateway.call(lambda: gateway.gateway.trigger(conversation_id, "/greet"), 60)
-    assert replies and "I'm Kefu" in replies[0].content.text
-    fetched = httpx.get(f"{url}/messages", params={"sender": "rest-trigger"}).json()
-    assert [m["text"] for m in fetched] == [r.content.text for r in replies]
-    # Only what the customer really wrote is stored as theirs.
-    assert [m.text for m in _messages("rest-trigger") if m.direction == Direction.INBOUND] == \
-        ["hello"]
