@@ -1,2 +1,2 @@
-"""The parts of bench/load.py: conversation scripts, simulated customers, the store audit,
-the processes under test, and the figures. bench/load.py is the command that ties them up."""
+"""The load test, `python -m bench.load` (bench/load/__main__.py), and its parts: conversation
+scripts, simulated customers, the store audit, the processes under test, and the figures."""

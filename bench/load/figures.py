@@ -1,4 +1,4 @@
-"""Turning turn results into the figures bench/load.py prints: percentiles, tables, machine."""
+"""Turning turn results into the figures bench/load/__main__.py prints: percentiles, tables, machine."""
 
 from __future__ import annotations
 

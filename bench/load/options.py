@@ -1,4 +1,4 @@
-"""bench/load.py's command line."""
+"""bench/load/__main__.py's command line."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def per_level(values: list[int], levels: list[int]) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        prog="python -m bench.load",
         description="Load test: Kefu and Rasa's starter bot under simulated customers.")
     parser.add_argument("--levels", type=positive_ints, default=[10, 50, 200],
                         help="customers at once, per level (default 10,50,200)")

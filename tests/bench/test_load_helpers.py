@@ -1,4 +1,5 @@
-"""bench/load.py's own arithmetic: its options, percentiles, answer checks and the lost count.
+"""The load test's own arithmetic (bench.load): its options, percentiles, answer checks and
+the lost count.
 
 The load test itself needs the whole stack and the whole machine; these check, in
 milliseconds, the parts whose mistakes would make its figures lie.

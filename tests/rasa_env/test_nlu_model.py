@@ -77,7 +77,7 @@ def test_order_number_and_email_in_one_message(parse):
         ("cancel a1066 please", "order_id", "A1066"),
         ("the email on it is olivia.m@gmail.com", "email", "olivia.m@gmail.com"),
         ("what's the status of ticket T-1234", "ticket_id", "T-1234"),
-        # Bare addresses DIET alone missed under bench/load.py (the customer, asked for the
+        # Bare addresses DIET alone missed under the load test (the customer, asked for the
         # email, was told "Sorry, I didn't quite understand"); the regex extractor finds them.
         ("oliver.smith@example.org", "email", "oliver.smith@example.org"),
         ("felix.novak@example.org", "email", "felix.novak@example.org"),

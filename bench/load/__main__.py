@@ -1,6 +1,6 @@
 """Load test: simulated customers holding real conversations with Kefu, and with Rasa's starter bot.
 
-    .venv/bin/python bench/load.py [--levels 10,50,200] [--conversations 2] [--json FILE]
+    .venv/bin/python -m bench.load [--levels 10,50,200] [--conversations 2] [--json FILE]
 
 What it does:
 - Starts Kefu as a user does (`kefu prepare` into a throw-away data directory, then `kefu run`
@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
