@@ -25,7 +25,7 @@ from knowledge.index_store import (
 from knowledge.recommend import CustomerProfile, Interest, Recommendation
 from knowledge.search import SearchFilters, SearchHit
 from knowledge.service import KnowledgeService, get_service, sync_from_store
-from knowledge.store_bridge import CustomerNotFound, popular_skus, recommend_for_customer
+from knowledge.profiles import CustomerNotFound, popular_skus, recommend_for_customer
 
 __all__ = [
     "CatalogError",

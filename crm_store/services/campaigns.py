@@ -198,7 +198,7 @@ def knowledge_recommender(session: Session, customer_id: int,
                           service: Any = None) -> dict[str, Any] | None:
     """The knowledge index's top recommendation for this customer, with its reason."""
     from knowledge.service import get_service
-    from knowledge.store_bridge import popular_skus, profile_for
+    from knowledge.profiles import popular_skus, profile_for
 
     service = service or get_service()
     picks = service.recommend(profile_for(session, customer_id), k=1,

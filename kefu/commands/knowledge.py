@@ -184,7 +184,7 @@ def recommend_command(
     """Recommend products to a customer from their interests and purchases, with reasons."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from knowledge.store_bridge import CustomerNotFound, recommend_for_customer
+    from knowledge.profiles import CustomerNotFound, recommend_for_customer
 
     try:
         recs = recommend_for_customer(

@@ -25,7 +25,7 @@ from knowledge.index_store import read_meta
 from knowledge.search import SearchFilters
 from knowledge.service import KnowledgeService
 from knowledge.sources import StoreSource
-from knowledge.store_bridge import CustomerNotFound, clear_popular_cache, recommend_for_customer
+from knowledge.profiles import CustomerNotFound, clear_popular_cache, recommend_for_customer
 
 PG_URL = os.environ.get("KEFU_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 
