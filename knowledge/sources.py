@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy import func, select
 
 from knowledge.catalog import CatalogError, CatalogItem, load_csv
 
@@ -44,21 +47,55 @@ class CsvSource:
 
 
 class StoreSource:
-    """Products from crm_store, read in one short session."""
+    """Products from crm_store, each read in one short session through crm_store's own
+    services and models (no SQL of our own beyond one cheap aggregate probe)."""
 
     name = STORE
 
     def items(self) -> list[CatalogItem]:
-        from knowledge.store_bridge import catalog_from_store
+        """Every product on offer (archived ones are left out, so the index drops them)."""
+        from crm_store.db import session_scope
+        from crm_store.services import products
 
-        with _store_errors():
-            return catalog_from_store()
+        with _store_errors(), session_scope() as session:
+            return [
+                CatalogItem(
+                    sku=p.sku,
+                    name=p.name,
+                    category=p.category,
+                    price=Decimal(p.price),
+                    description=p.description or "",
+                    stock=p.stock,
+                    tags=tuple(p.tags or ()),
+                    product_id=p.id,
+                )
+                for p in products.list_products(session)
+            ]
 
     def state(self) -> dict | None:
-        from knowledge.store_bridge import catalog_state
+        """Moves whenever a product is added, changed, archived or restocked.
 
-        with _store_errors():
-            return catalog_state()
+        Row counts and the newest `updated_at` catch imports and edits; the stock sum also
+        catches a stock change made without touching `updated_at`.
+        """
+        from crm_store.db import session_scope
+        from crm_store.models import Product
+
+        with _store_errors(), session_scope() as session:
+            count, offered, newest, stock = session.execute(
+                select(
+                    func.count(Product.id),
+                    func.count(Product.id).filter(Product.archived_at.is_(None)),
+                    func.max(Product.updated_at),
+                    func.coalesce(func.sum(Product.stock), 0),
+                )
+            ).one()
+        return {
+            "products": int(count),
+            "offered": int(offered),
+            "updated": newest.isoformat() if newest else None,
+            "stock": int(stock),
+        }
 
 
 @contextmanager
