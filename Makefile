@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # on (RASA_TELEMETRY_ENABLED=true). kefu/stack.py does the same for the Rasa servers it starts.
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: run test audit envs train validate browser prepare lock-app lock-rasa clean
+.PHONY: run test lint audit envs train validate browser prepare lock-app lock-rasa clean
 
 # KEFU_PROFILE=production KEFU_REPLICAS=2 make run: the production profile (docs/deploy.md).
 run: envs train prepare $(if $(filter production,$(KEFU_PROFILE)),nginx)
@@ -27,11 +27,18 @@ run: envs train prepare $(if $(filter production,$(KEFU_PROFILE)),nginx)
 # throw-away database per run: tests/e2e/conftest.py), with the replica tests (tests/production).
 test: envs browser nginx train
 	@rc=0; \
+	$(MAKE) --no-print-directory lint || rc=1; \
 	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/rasa_env || rc=1; \
 	$(APP_VENV)/bin/python -m pytest -q --ignore=tests/rasa_env --ignore=tests/production || rc=1; \
 	KEFU_TEST_PROFILE=production $(APP_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 	  tests/e2e tests/production || rc=1; \
 	exit $$rc
+
+# The layers (import-linter contracts in pyproject.toml, docs/architecture.md) and a small
+# ruff rule set: an import that runs up a layer, an import cycle or an unused name fails here.
+lint: $(APP_STAMP)
+	$(APP_VENV)/bin/lint-imports --no-cache
+	$(APP_VENV)/bin/ruff check .
 
 # The two environments install side by side (mostly waiting on downloads and unpacking).
 envs:

@@ -77,7 +77,7 @@ class LevelResult:
             "system": self.system, "customers": self.customers,
             "conversations": self.conversations, "turns": len(self.turns),
             "wall_s": round(self.wall, 3), "throughput_turns_per_s": round(self.throughput, 3),
-            "errors": self.errors, "wrong_answers": self.wrong, "unavailable": self.unavailable,
+            "errors": self.errors, "wrong": self.wrong, "unavailable": self.unavailable,
             "lost": self.lost, "lost_reasons": self.lost_reasons,
             "lost_examples": self.lost_examples,
             "undelivered_replies": self.undelivered, "load_before": self.load_before,
