@@ -16,8 +16,8 @@ def free_port_factory():
 
 @pytest.fixture
 def shop_clock():
-    """Set the product's clock (kefu_config/clock.py) for this test: `shop_clock(at)` makes it read `at`
-    and run on from there, for the test and every server it runs in-process. Reset afterwards."""
+    """Set the product's clock (kefu_config/clock.py) for this test: `shop_clock(at)` makes it
+    read `at` and run on from there, for the test and every server it runs in-process. Reset afterwards."""
     from kefu_config import clock
 
     def set_to(at):
@@ -25,3 +25,11 @@ def shop_clock():
 
     yield set_to
     clock.set_source(None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The system chromium, one per test module (tests/support/browser.py)."""
+    from tests.support.browser import launch
+
+    yield from launch()

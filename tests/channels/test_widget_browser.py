@@ -3,11 +3,10 @@ downloaded), on the demo shop page served by the gateway, answered by the real R
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from bot.shop_identity import sign
@@ -18,10 +17,6 @@ from tests.support.gateway_server import GatewayServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-quic"]
 SHOP_SECRET = "browser-shop-secret"
 REPLY_TIMEOUT = 60_000
 
@@ -31,14 +26,6 @@ def gateway(rasa_settings):
     server = GatewayServer(gateway_settings(rasa_settings, shop_secret=SHOP_SECRET)).start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.dashboard.test_dashboard_web import (  # noqa: F401 - the gateway fixture
     ADMIN,
     ALL_KPIS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     MARKETER,
     PASSWORD,
     gateway,
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 
 import httpx
 import pytest
@@ -32,10 +31,6 @@ AGENT = "anna@shop.example"  # made by seed(); Anna took over conversation c2
 PERIOD = {"start": "2026-01-01", "end": "2026-01-03"}
 ALL_KPIS = {"volume", "first_response", "containment", "queue_wait", "csat", "complaints",
             "sla", "top_intents", "fallback", "retention", "campaigns"}
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-quic"]
 
 
 @pytest.fixture(scope="module")

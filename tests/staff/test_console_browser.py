@@ -6,11 +6,10 @@ rating on Telegram."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from crm_store.db import session_scope
@@ -22,10 +21,6 @@ from tests.support.gateway_server import GatewayServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-quic"]
 CHAT = 7_770_001
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 REPLY_TIMEOUT = 90
@@ -45,14 +40,6 @@ def telegram_gateway(store_url, rasa_settings, bot_api, tmp_path_factory):
     bot_api.wait_for(lambda: bot_api.sent("getUpdates"), what="the bot to start polling")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
