@@ -30,9 +30,6 @@ from kefu_config.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-# Requests with larger bodies are refused (webhooks, REST, staff APIs): bot/limits.py.
-MAX_BODY_BYTES = limits.get_limits().max_body_bytes
-
 
 def _schema_up_to_date() -> None:
     # The gateway writes every message to the store, so it cannot run on an old schema. On one
@@ -80,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher.register(rest.RestSender())
         app.state.telegram = None
         if settings.telegram_token:
-            app.state.telegram = telegram.TelegramChannel(settings, gateway)
+            app.state.telegram = telegram.TelegramChannel(settings, gateway,
+                                                          limits.limiters_for(app))
             dispatcher.register(app.state.telegram.sender)
             await app.state.telegram.start()
         else:
@@ -101,8 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kefu gateway", lifespan=lifespan)
     app.state.settings = settings
 
-    # Bodies are counted as they stream (chunked uploads have no Content-Length to check).
-    app.add_middleware(limits.BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # Bodies are counted as they stream (chunked uploads have no Content-Length to check);
+    # larger ones are refused (webhooks, REST, staff APIs): bot/limits.py.
+    app.add_middleware(limits.BodyLimit, max_bytes=settings.max_body_bytes)
 
     errors.install(app)  # values the store cannot take: 422, not 500
     app.include_router(health.router)

@@ -8,76 +8,43 @@ widget's own limit, bot/channels/web.py MAX_TEXT_CHARS, is the same 2,000 charac
     request without Content-Length is refused (413) as soon as it passes the limit, not after
     it has been read whole;
   - `message_problem(text)`: why a customer's message cannot be taken (empty, over
-    `MAX_MESSAGE_CHARS`, or holding characters no store can keep), or None;
-  - `RateLimiter`: a sliding window per key (a client IP, a REST sender) answering how long
-    the caller must wait; `Limiters` holds the gateway's (failed sign-ins per IP, REST
-    messages per sender and per IP).
+    `max_message_chars`, or holding characters no store can keep), or None;
+  - `Limit`: at most so many events per key (a client IP, a REST sender, a Telegram chat) in
+    any window, answering how long the caller must wait; `Limiters` holds the gateway's
+    (failed sign-ins per IP, REST messages per sender and per IP, web messages per IP and per
+    connection, sends per Telegram chat).
 
-Defaults are constants here; each can be changed with an environment variable
-(`KEFU_MAX_BODY_BYTES`, `KEFU_MAX_MESSAGE_CHARS`, `KEFU_LOGIN_IP_MAX_FAILURES`, ...) read by
-`LimitSettings`. Rate limits are counted per gateway process: with N replicas behind a load
-balancer a caller gets at most N times the limit, which still stops guessing and flooding.
+The numbers are `kefu_config.settings.Settings` fields (`KEFU_MAX_BODY_BYTES`,
+`KEFU_MAX_MESSAGE_CHARS`, `KEFU_LOGIN_IP_MAX_FAILURES`, ...). Rate limits are counted by the
+`limits` library (a moving window) in `Settings.rate_limit_storage_url`: this process's memory
+on the default profile, Redis on the production profile, so N gateway replicas behind the
+balancer allow the limit once, not N times.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 import re
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from functools import lru_cache
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Webhooks and APIs take small JSON documents; a megabyte is far beyond any honest one.
-MAX_BODY_BYTES = 1_000_000
-# What a customer may write in one message, on every channel. The web widget has always
-# stopped at 2,000; Telegram allows 4,096. Longer texts are pastes (logs, whole e-mails) that
-# the dialogue cannot understand anyway; the customer is asked to shorten them.
-MAX_MESSAGE_CHARS = 2_000
+from kefu_config.settings import Settings, get_settings
 
-# Staff sign-in: failed attempts from one client IP (any addresses) before it must wait. The
-# per-address lockout (KEFU_LOGIN_MAX_FAILURES, crm_store) stops guessing one password; this
-# stops one machine trying one password on many addresses.
-LOGIN_IP_MAX_FAILURES = 20
-LOGIN_IP_WINDOW_SECONDS = 900.0
-# The public REST channel: messages per sender and per client IP.
-REST_SENDER_MAX = 30
-REST_SENDER_WINDOW_SECONDS = 60.0
-REST_IP_MAX = 120
-REST_IP_WINDOW_SECONDS = 60.0
-# Web widget messages per client IP: a script opening fresh websockets gets no fresh budget.
-WEB_IP_MAX = 120
-WEB_IP_WINDOW_SECONDS = 60.0
+logger = logging.getLogger(__name__)
 
-
-class LimitSettings(BaseSettings):
-    """The limits above, each overridable from the environment (KEFU_ prefix)."""
-
-    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
-
-    max_body_bytes: int = MAX_BODY_BYTES
-    max_message_chars: int = MAX_MESSAGE_CHARS
-    login_ip_max_failures: int = LOGIN_IP_MAX_FAILURES
-    login_ip_window_seconds: float = LOGIN_IP_WINDOW_SECONDS
-    rest_sender_max: int = REST_SENDER_MAX
-    rest_sender_window_seconds: float = REST_SENDER_WINDOW_SECONDS
-    rest_ip_max: int = REST_IP_MAX
-    rest_ip_window_seconds: float = REST_IP_WINDOW_SECONDS
-    web_ip_max: int = WEB_IP_MAX
-    web_ip_window_seconds: float = WEB_IP_WINDOW_SECONDS
-
-
-@lru_cache(maxsize=1)
-def get_limits() -> LimitSettings:
-    return LimitSettings()
+# Every rate-limit key in a shared Redis starts with this (bot/fanout.py's channels: "kefu:").
+KEY_PREFIX = "kefu:limits"
 
 
 # --- customer messages ---------------------------------------------------------------------------
@@ -101,7 +68,7 @@ def message_problem(text: str, max_chars: int | None = None) -> str | None:
     Everything else — emoji, right-to-left scripts, other control characters, quotes and
     markup — is a message like any other, stored exactly as sent.
     """
-    limit = max_chars if max_chars is not None else get_limits().max_message_chars
+    limit = max_chars if max_chars is not None else get_settings().max_message_chars
     if not text.strip():
         return "the message is empty"
     if len(text) > limit:
@@ -130,7 +97,7 @@ class BodyLimit:
 
     def __init__(self, app: ASGIApp, max_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes if max_bytes is not None else get_limits().max_body_bytes
+        self.max_bytes = max_bytes if max_bytes is not None else get_settings().max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,80 +156,114 @@ async def _refuse(send: Send, reason: str, status: int) -> None:
 
 # --- rate limits ---------------------------------------------------------------------------------
 
-class RateLimiter:
-    """At most `max_events` per key in any `window` seconds (a sliding window, in memory).
+class Limit:
+    """At most `item.amount` events per key in any `item.get_expiry()` seconds (a moving
+    window counted by `limits`; windows are whole seconds, rounded up).
 
     `hit(key)` counts one event and returns 0 when it is within the limit, else the seconds
     until the oldest counted event leaves the window (what Retry-After says); a refused event
     is not counted, so a caller that waits as told gets through. `check(key)` answers the
     same without counting (for limits on failures: count only when the attempt failed).
-    Thread-safe: sign-in checks run in worker threads as well as on the event loop.
+
+    A limit that cannot be counted (Redis away) lets the event through, with a warning: a
+    shop that answers nobody because its counter is down is worse off than one flooded for
+    as long as Redis is away (sign-ins still have the per-address lockout in the store).
     """
 
-    # Keys seen are forgotten once their window is empty; this many keys trigger a sweep.
-    SWEEP_AT = 10_000
+    def __init__(self, strategy: MovingWindowRateLimiter, name: str, item: RateLimitItem) -> None:
+        self._strategy = strategy
+        self.name = name
+        self.item = item
 
-    def __init__(self, max_events: int, window: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if max_events < 1 or window <= 0:
-            raise ValueError("a rate limit needs max_events >= 1 and window > 0")
-        self.max_events = max_events
-        self.window = window
-        self._clock = clock
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    async def check(self, key: str) -> float:
+        return await self._answer(key, count=False)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        events = self._events.get(key)
-        if events is None:
-            if len(self._events) >= self.SWEEP_AT:
-                self._sweep(now)
-            events = self._events[key] = deque()
-        while events and now - events[0] >= self.window:
-            events.popleft()
-        return events
+    async def hit(self, key: str) -> float:
+        return await self._answer(key, count=True)
 
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, v in self._events.items() if not v or now - v[-1] >= self.window]:
-            del self._events[key]
+    async def wait_turn(self, key: str) -> None:
+        """Wait until `key` may have another event, then count it: pacing, not refusing."""
+        while wait := await self.hit(key):
+            await asyncio.sleep(wait)
 
-    def _wait(self, events: deque[float], now: float) -> float:
-        if len(events) < self.max_events:
+    async def _answer(self, key: str, *, count: bool) -> float:
+        try:
+            if count:
+                allowed = await self._strategy.hit(self.item, self.name, key)
+            else:
+                allowed = await self._strategy.test(self.item, self.name, key)
+            if allowed:
+                return 0.0
+            stats = await self._strategy.get_window_stats(self.item, self.name, key)
+        except StorageError as exc:
+            logger.warning("rate limit %s not counted (%r); letting it through", self.name,
+                           exc.storage_error)
             return 0.0
-        return max(0.001, events[len(events) - self.max_events] + self.window - now)
+        return max(0.001, stats.reset_time - time.time())
 
-    def check(self, key: str) -> float:
-        with self._lock:
-            now = self._clock()
-            return self._wait(self._recent(key, now), now)
 
-    def hit(self, key: str) -> float:
-        with self._lock:
-            now = self._clock()
-            events = self._recent(key, now)
-            wait = self._wait(events, now)
-            if not wait:
-                events.append(now)
-            return wait
+def rate(max_events: int, window_seconds: float) -> RateLimitItem:
+    """`max_events` per `window_seconds` (rounded up to whole seconds, as `limits` counts)."""
+    if max_events < 1 or window_seconds <= 0:
+        raise ValueError("a rate limit needs max_events >= 1 and window > 0")
+    return RateLimitItemPerSecond(max_events, max(1, math.ceil(window_seconds)))
+
+
+def per_second(events: float) -> RateLimitItem:
+    """A pace of `events` a second: 1.0 is one per second, 0.5 one per two seconds."""
+    if events >= 1:
+        return rate(round(events), 1)
+    return rate(1, 1 / events)
+
+
+async def hit_all(*pairs: tuple[Limit, str]) -> tuple[Limit, float] | None:
+    """Count one event on each (limit, key), or on none: the first limit that is full and
+    its wait. All are checked before any counts, so a refused event uses up no limit."""
+    for limit, key in pairs:
+        if wait := await limit.check(key):
+            return limit, wait
+    for limit, key in pairs:
+        # Another request (or replica) may have taken the last place since the check.
+        if wait := await limit.hit(key):
+            return limit, wait
+    return None
 
 
 class Limiters:
-    """The gateway's rate limiters, one set per app (`limiters_for(app)`)."""
+    """The gateway's rate limits, one set per app (`limiters_for(app)`), all counted in the
+    storage `settings` name; `key_prefix` keeps their keys apart from others in a Redis."""
 
-    def __init__(self, limits: LimitSettings | None = None) -> None:
-        limits = limits or get_limits()
-        self.limits = limits
-        self.login_ip = RateLimiter(limits.login_ip_max_failures, limits.login_ip_window_seconds)
-        self.rest_sender = RateLimiter(limits.rest_sender_max, limits.rest_sender_window_seconds)
-        self.rest_ip = RateLimiter(limits.rest_ip_max, limits.rest_ip_window_seconds)
-        self.web_ip = RateLimiter(limits.web_ip_max, limits.web_ip_window_seconds)
+    def __init__(self, settings: Settings | None = None, *, key_prefix: str = KEY_PREFIX) -> None:
+        settings = settings or get_settings()
+        self.settings = settings
+        # Memory storage ignores the Redis options. Short timeouts: a Redis that is away must
+        # not hold up a customer's message (see `Limit`).
+        self.storage = storage_from_string(
+            settings.rate_limit_storage_url, wrap_exceptions=True, implementation="redispy",
+            key_prefix=key_prefix, socket_connect_timeout=2.0, socket_timeout=2.0)
+        self._strategy = MovingWindowRateLimiter(self.storage)
+        self.login_ip = self.limit("login_ip", rate(settings.login_ip_max_failures,
+                                                    settings.login_ip_window_seconds))
+        self.rest_sender = self.limit("rest_sender", rate(settings.rest_sender_max,
+                                                          settings.rest_sender_window_seconds))
+        self.rest_ip = self.limit("rest_ip", rate(settings.rest_ip_max,
+                                                  settings.rest_ip_window_seconds))
+        self.web_ip = self.limit("web_ip", rate(settings.web_ip_max,
+                                                settings.web_ip_window_seconds))
+        # Telegram's own limit for one chat; sends wait for their turn (bot/channels/telegram.py).
+        self.telegram_chat = self.limit("telegram_chat", per_second(settings.telegram_chat_rate))
+
+    def limit(self, name: str, item: RateLimitItem) -> Limit:
+        """A limit counted in this storage; `name` keeps its keys apart from the others'."""
+        return Limit(self._strategy, name, item)
 
 
 def limiters_for(app: Starlette) -> Limiters:
-    """The app's limiters, made on first use (a test may put its own on `app.state`)."""
+    """The app's limiters, made on first use from the app's settings (a test may put its own
+    on `app.state`)."""
     limiters = getattr(app.state, "limiters", None)
     if limiters is None:
-        limiters = app.state.limiters = Limiters()
+        limiters = app.state.limiters = Limiters(getattr(app.state, "settings", None))
     return limiters
 
 

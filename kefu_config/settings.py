@@ -56,6 +56,27 @@ class Settings(BaseSettings):
     # Telegram's limits: about 1 message a second per chat and 30 a second overall.
     telegram_chat_rate: float = 1.0
     telegram_global_rate: float = 30.0
+
+    # --- Request limits (bot/limits.py) ---
+    # Webhooks and APIs take small JSON documents; a megabyte is far beyond any honest one.
+    max_body_bytes: int = 1_000_000
+    # What a customer may write in one message, on every channel. The web widget has always
+    # stopped at 2,000; Telegram allows 4,096. Longer texts are pastes (logs, whole e-mails)
+    # that the dialogue cannot understand anyway; the customer is asked to shorten them.
+    max_message_chars: int = 2_000
+    # Staff sign-in: failed attempts from one client IP (any addresses) before it must wait.
+    # The per-address lockout (login_max_failures) stops guessing one password; this stops one
+    # machine trying one password on many addresses.
+    login_ip_max_failures: int = 20
+    login_ip_window_seconds: float = 900.0
+    # The public REST channel: messages per sender and per client IP.
+    rest_sender_max: int = 30
+    rest_sender_window_seconds: float = 60.0
+    rest_ip_max: int = 120
+    rest_ip_window_seconds: float = 60.0
+    # Web widget messages per client IP: a script opening fresh websockets gets no fresh budget.
+    web_ip_max: int = 120
+    web_ip_window_seconds: float = 60.0
     # The shop's secret for signed identity tokens (HMAC-SHA256 of the customer's email);
     # unset turns the feature off.
     shop_secret: str | None = None
@@ -124,6 +145,15 @@ class Settings(BaseSettings):
     @property
     def gateway_url(self) -> str:
         return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def rate_limit_storage_url(self) -> str:
+        """Where rate limits are counted (the `limits` library's storage URL): Redis on the
+        production profile, so that every replica counts against the same limit; this
+        process's memory otherwise."""
+        if self.profile == "production" and self.redis_url:
+            return f"async+{self.redis_url}"
+        return "async+memory://"
 
     @property
     def resolved_database_url(self) -> str:

@@ -22,6 +22,7 @@ from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
 from bot.store import ConversationRef
+from kefu_config.settings import get_settings
 
 CHANNEL = "rest"
 
@@ -58,7 +59,7 @@ Identifier = Annotated[str, BeforeValidator(_identifier), Field(min_length=1, ma
 class RestMessage(BaseModel):
     sender: Identifier
     message: Annotated[str, BeforeValidator(_customer_text),
-                       Field(max_length=limits.get_limits().max_message_chars)]
+                       Field(max_length=get_settings().max_message_chars)]
     metadata: dict[str, Any] | None = None
     # The integration's id for this message; a retried request with it is processed once.
     message_id: Identifier | None = None
@@ -86,17 +87,17 @@ def rasa_shape(recipient: str, message: ChatMessage) -> dict[str, Any]:
     return data
 
 
-def _check_rate(request: Request, sender: str) -> None:
+async def _check_rate(request: Request, sender: str) -> None:
     """429 for a client IP or a sender over its limit; a refused message is not stored."""
     limiters = limits.limiters_for(request.app)
-    ip = limits.client_ip(request)
-    # Both are checked before either counts: a refused message uses up neither limit.
-    if wait := limiters.rest_ip.check(ip):
+    refused = await limits.hit_all((limiters.rest_ip, limits.client_ip(request)),
+                                   (limiters.rest_sender, sender))
+    if refused is None:
+        return
+    limit, wait = refused
+    if limit is limiters.rest_ip:
         raise limits.too_many("too many messages from this address", wait)
-    if wait := limiters.rest_sender.check(sender):
-        raise limits.too_many(f"too many messages from sender {sender!r}", wait)
-    limiters.rest_ip.hit(ip)
-    limiters.rest_sender.hit(sender)
+    raise limits.too_many(f"too many messages from sender {sender!r}", wait)
 
 
 @router.post("/webhook", response_model=list[BotMessage], response_model_exclude_none=True,
@@ -104,7 +105,7 @@ def _check_rate(request: Request, sender: str) -> None:
              responses={413: {"description": "request body too large"},
                         429: {"description": "too many messages; see Retry-After"}})
 async def rest_webhook(body: RestMessage, request: Request) -> list[dict[str, Any]]:
-    _check_rate(request, body.sender)
+    await _check_rate(request, body.sender)
     gateway: Gateway = request.app.state.gateway
     # Metadata from the integration is passed on, but cannot pose as the gateway's own keys.
     metadata = {k: v for k, v in (body.metadata or {}).items()

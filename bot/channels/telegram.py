@@ -14,8 +14,9 @@ lost), in webhook mode the POST is answered 200 only then (otherwise 503, and Te
 it again). A repeat of an update already stored is not stored or answered again.
 
 Replies go through the gateway's outbound dispatcher and `TelegramSender`, which keeps
-Telegram's limits (about 1 message a second per chat, 30 overall) and turns Telegram's errors
-into retry (429 with its retry_after, 5xx, network) or failure (blocked, bad request).
+Telegram's limits (about 1 message a second per chat, a `limits` count shared by the replicas;
+30 a second overall, python-telegram-bot's AIORateLimiter) and turns Telegram's errors into
+retry (429 with its retry_after, 5xx, network) or failure (blocked, bad request).
 Buttons become inline keyboards whose callback data points at the stored message
 ("b:<message id>:<button index>"), so payloads of any length survive Telegram's 64 bytes.
 """
@@ -38,14 +39,13 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
-    Conflict,
     Forbidden,
-    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
 )
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -54,6 +54,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from bot import limits, store
 from bot.gateway import Gateway, Inbound
@@ -99,27 +100,21 @@ def receipted(handler: Handler) -> Handler:
     return wrapper
 
 
-class RateLimiter:
-    """Spaces sends: at most `per_chat` a second to one chat and `overall` a second in all."""
+def _log_retry(what: str) -> Callable[[RetryCallState], None]:
+    def log(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.warning("%s: %s; retrying in %.0f s", what, error,
+                       state.next_action.sleep if state.next_action else 0)
+    return log
 
-    def __init__(self, per_chat: float, overall: float) -> None:
-        self._chat_gap = 1.0 / per_chat
-        self._global_gap = 1.0 / overall
-        self._chat_next: dict[int, float] = {}
-        self._global_next = 0.0
-        self._lock = asyncio.Lock()
 
-    async def wait(self, chat_id: int) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            now = loop.time()
-            slot = max(now, self._chat_next.get(chat_id, 0.0), self._global_next)
-            self._global_next = slot + self._global_gap
-            self._chat_next[chat_id] = slot + self._chat_gap
-            if len(self._chat_next) > 10_000:  # forget chats that are long quiet
-                self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-        if slot > now:
-            await asyncio.sleep(slot - now)
+def reconnecting(what: str) -> AsyncRetrying:
+    """Retries a call to Telegram that failed on Telegram's side or the network's: after 1 s,
+    then twice as long each time up to a minute, for as long as it takes (cancelling stops
+    it)."""
+    return AsyncRetrying(retry=retry_if_exception_type((TelegramError, OSError)),
+                         wait=wait_exponential(multiplier=1, max=60),
+                         before_sleep=_log_retry(what))
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -150,9 +145,11 @@ def render(message: ChatMessage) -> tuple[list[str], InlineKeyboardMarkup | None
 class TelegramSender:
     channel = CHANNEL
 
-    def __init__(self, application: Application, limiter: RateLimiter) -> None:
+    def __init__(self, application: Application, chat_limit: limits.Limit) -> None:
         self.application = application
-        self.limiter = limiter
+        # Telegram's limit per chat (counted in the limiters' storage, so replicas share it);
+        # the limit overall is the Application's AIORateLimiter.
+        self.chat_limit = chat_limit
 
     async def send(self, conversation: ConversationRef, message: ChatMessage) -> Outcome:
         try:
@@ -162,7 +159,7 @@ class TelegramSender:
         chunks, keyboard = render(message)
         try:
             for index, chunk in enumerate(chunks):
-                await self.limiter.wait(chat_id)
+                await self.chat_limit.wait_turn(str(chat_id))
                 await self.application.bot.send_message(
                     chat_id=chat_id, text=chunk,
                     reply_markup=keyboard if index == len(chunks) - 1 else None)
@@ -180,7 +177,7 @@ class TelegramSender:
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, gateway: Gateway) -> None:
+    def __init__(self, settings: Settings, gateway: Gateway, limiters: limits.Limiters) -> None:
         if not settings.telegram_token:
             raise ValueError("the Telegram channel needs KEFU_TELEGRAM_TOKEN")
         self.settings = settings
@@ -195,13 +192,16 @@ class TelegramChannel:
                    .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
                    # Updates of different chats are handled side by side; the gateway keeps
                    # one chat's messages in order.
-                   .concurrent_updates(64))
+                   .concurrent_updates(64)
+                   # Telegram's limit for the whole bot (and per group). No retries of its
+                   # own: a 429 goes back to the outbound dispatcher, which sends again after
+                   # Telegram's retry_after and counts the attempt.
+                   .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_global_rate,
+                                                overall_time_period=1, max_retries=0)))
         # No Updater: Kefu polls itself so that an update is confirmed only once stored.
         builder = builder.updater(None)
         self.application: Application = builder.build()
-        self.sender = TelegramSender(self.application,
-                                     RateLimiter(settings.telegram_chat_rate,
-                                                 settings.telegram_global_rate))
+        self.sender = TelegramSender(self.application, limiters.telegram_chat)
         self._add_handlers()
         self._runner: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -217,34 +217,27 @@ class TelegramChannel:
         self._runner = asyncio.create_task(self._connect(), name="telegram-connect")
 
     async def _connect(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                if not self.application._initialized:  # noqa: SLF001 (no public flag)
-                    await self.application.initialize()
-                if not self.application.running:
-                    await self.application.start()
-                if self.webhook_mode:
-                    await self.application.bot.set_webhook(
-                        url=self.settings.telegram_webhook_url,
-                        secret_token=self.settings.telegram_webhook_secret,
-                        allowed_updates=ALLOWED_UPDATES)
-                else:
-                    # getUpdates is refused while a webhook is set.
-                    await self.application.bot.delete_webhook()
-                logger.info("Telegram channel up (%s, bot id %s, %s)",
-                            "webhook" if self.webhook_mode else "long polling", self.bot_id,
-                            self.settings.telegram_api_url)
-                self.ready.set()
-                if not self.webhook_mode:
-                    await self._poll()
-                return
-            except asyncio.CancelledError:
-                raise
-            except (TelegramError, OSError) as exc:
-                logger.warning("Telegram not reachable (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(60.0, delay * 2)
+        await reconnecting("Telegram not reachable")(self._bring_up)
+        if not self.webhook_mode:
+            await self._poll()
+
+    async def _bring_up(self) -> None:
+        if not self.application._initialized:  # noqa: SLF001 (no public flag)
+            await self.application.initialize()
+        if not self.application.running:
+            await self.application.start()
+        if self.webhook_mode:
+            await self.application.bot.set_webhook(
+                url=self.settings.telegram_webhook_url,
+                secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES)
+        else:
+            # getUpdates is refused while a webhook is set.
+            await self.application.bot.delete_webhook()
+        logger.info("Telegram channel up (%s, bot id %s, %s)",
+                    "webhook" if self.webhook_mode else "long polling", self.bot_id,
+                    self.settings.telegram_api_url)
+        self.ready.set()
 
     async def _poll(self) -> None:
         """Long polling that confirms an update (moves the offset past it) only once it is
@@ -252,21 +245,12 @@ class TelegramChannel:
         them is stored or has failed. A failed one and those after it come again (the ones
         already stored are then recognised as repeats)."""
         offset: int | None = None
-        error_delay = 1.0
         unstored_delay = UNSTORED_BACKOFF[0]
+        # NetworkError covers 5xx and timeouts; Conflict a webhook or another poller.
+        fetch = reconnecting("Telegram polling")
         while True:
-            try:
-                updates = await self.application.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
-            except asyncio.CancelledError:
-                raise
-            except (Conflict, InvalidToken, NetworkError, TelegramError, OSError) as exc:
-                # NetworkError covers 5xx and timeouts; Conflict a webhook or another poller.
-                logger.warning("Telegram polling: %s; retrying in %.0f s", exc, error_delay)
-                await asyncio.sleep(error_delay)
-                error_delay = min(60.0, error_delay * 2)
-                continue
-            error_delay = 1.0
+            updates = await fetch(self.application.bot.get_updates, offset=offset,
+                                  timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
             if not updates:
                 continue
             stored = await asyncio.gather(*(self.process(update) for update in updates))

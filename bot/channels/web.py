@@ -32,8 +32,7 @@ import json
 import logging
 import re
 import secrets
-import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -154,7 +153,6 @@ class Connection:
         # Names this connection across replicas (a broadcast to "the other tabs" skips it).
         self.token = secrets.token_hex(8)
         self._lock = asyncio.Lock()
-        self._recent: deque[float] = deque()
 
     async def send(self, data: dict[str, Any]) -> bool:
         async with self._lock:
@@ -165,12 +163,6 @@ class Connection:
                 logger.debug("web session %s: send failed: %r", self.session, exc)
                 return False
 
-    def over_rate(self) -> bool:
-        now = time.monotonic()
-        while self._recent and now - self._recent[0] > RATE_WINDOW:
-            self._recent.popleft()
-        self._recent.append(now)
-        return len(self._recent) > RATE_MAX
 
 
 class WebConnections:
@@ -382,9 +374,10 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
         await connection.send({"type": "error", "client_id": frame.client_id,
                                "reason": f"Sorry, {problem}."})
         return
-    ip_wait = limits.limiters_for(connection.websocket.app).web_ip.hit(
-        limits.client_ip(connection.websocket))
-    if connection.over_rate() or ip_wait:
+    limiters = limits.limiters_for(connection.websocket.app)
+    per_connection = limiters.limit("web_connection", limits.rate(RATE_MAX, RATE_WINDOW))
+    if await limits.hit_all((per_connection, connection.token),
+                            (limiters.web_ip, limits.client_ip(connection.websocket))):
         await connection.send({"type": "error", "client_id": frame.client_id,
                                "reason": "too many messages; please wait a moment"})
         return

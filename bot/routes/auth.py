@@ -26,13 +26,13 @@ def _locked_detail(until: datetime) -> tuple[str, int]:
             f"minute{'s' if minutes != 1 else ''}", seconds)
 
 
-def _ip_wait(request: Request) -> float:
+async def _ip_wait(request: Request) -> float:
     """Seconds this client IP must wait after too many failed sign-ins (any addresses)."""
-    return limits.limiters_for(request.app).login_ip.check(limits.client_ip(request))
+    return await limits.limiters_for(request.app).login_ip.check(limits.client_ip(request))
 
 
-def _ip_failed(request: Request) -> None:
-    limits.limiters_for(request.app).login_ip.hit(limits.client_ip(request))
+async def _ip_failed(request: Request) -> None:
+    await limits.limiters_for(request.app).login_ip.hit(limits.client_ip(request))
 
 
 IP_LIMIT_REASON = "too many failed sign-ins from your network address"
@@ -44,12 +44,12 @@ IP_LIMIT_REASON = "too many failed sign-ins from your network address"
                                              "or this client IP); see Retry-After"}})
 async def api_login(body: LoginBody, request: Request) -> TokenPublic:
     """A bearer token for the API (`Authorization: Bearer <token>`)."""
-    if wait := _ip_wait(request):
+    if wait := await _ip_wait(request):
         raise limits.too_many(IP_LIMIT_REASON, wait)
     try:
         issued = await auth.get_auth(request.app).sign_in(body.email, body.password, "api")
     except SignInRefused as exc:
-        _ip_failed(request)
+        await _ip_failed(request)
         if exc.locked_until is not None:
             detail, seconds = _locked_detail(exc.locked_until)
             raise HTTPException(429, detail, headers={"Retry-After": str(seconds)}) from exc
@@ -86,7 +86,7 @@ async def login_page(request: Request, next: str | None = None):
 async def login_form(request: Request, email: Annotated[str, Form(max_length=320)] = "",
                      password: Annotated[str, Form(max_length=1024)] = "",
                      next: Annotated[str, Form(max_length=500)] = ""):
-    if wait := _ip_wait(request):
+    if wait := await _ip_wait(request):
         response = auth.render_page(
             request, "login.html",
             {"next": next, "email": email,
@@ -97,7 +97,7 @@ async def login_form(request: Request, email: Annotated[str, Form(max_length=320
     try:
         issued = await auth.get_auth(request.app).sign_in(email.strip(), password, "browser")
     except SignInRefused as exc:
-        _ip_failed(request)
+        await _ip_failed(request)
         if exc.locked_until is not None:
             error, _ = _locked_detail(exc.locked_until)
             status = 429

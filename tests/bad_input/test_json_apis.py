@@ -15,7 +15,7 @@ from crm_store.models import Conversation
 
 from tests.bad_input.conftest import ADA, bearer
 
-OVER_LIMIT = 1_100_000  # bot/limits.py: MAX_BODY_BYTES is 1,000,000
+OVER_LIMIT = 1_100_000  # kefu_config/settings.py: max_body_bytes is 1,000,000
 
 
 def body_routes(app) -> list[tuple[str, str, str]]:

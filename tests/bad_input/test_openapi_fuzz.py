@@ -17,7 +17,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 
-from bot.limits import Limiters, LimitSettings
+from bot.limits import Limiters
+from kefu_config.settings import Settings
 from tests.bad_input.conftest import ADA, bearer
 
 EXAMPLES = 12
@@ -26,8 +27,8 @@ EXAMPLES = 12
 def test_no_operation_answers_with_a_server_error(bare_gateway):
     # Rate limits would turn most sign-in attempts into 429s before they reach the checks
     # behind them; they have tests of their own (tests/security).
-    generous = LimitSettings(login_ip_max_failures=10**6, rest_sender_max=10**6,
-                             rest_ip_max=10**6)
+    generous = Settings(login_ip_max_failures=10**6, rest_sender_max=10**6,
+                        rest_ip_max=10**6)
     bare_gateway.app.state.limiters = Limiters(generous)
     headers = bearer(bare_gateway, ADA)
     schema = schemathesis.openapi.from_dict(bare_gateway.app.openapi())

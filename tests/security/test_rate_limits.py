@@ -1,6 +1,6 @@
 """Rate limits a caller notices: a 429 with Retry-After and the reason, and what was refused
 is not processed. Limits are lowered per gateway (app.state.limiters) so the tests are quick;
-the defaults and their variables are in bot/limits.py.
+the defaults and their variables are in kefu_config/settings.py.
 
 Other client IPs come in as X-Forwarded-For from 127.0.0.1, which uvicorn trusts by default
 (--forwarded-allow-ips): the way a load balancer in front of the gateway reports them.
@@ -15,13 +15,13 @@ import httpx
 from websockets.sync.client import connect
 
 from bot.channels import web
-from bot.limits import Limiters, LimitSettings
+from bot.limits import Limiters
 from tests.bad_input.conftest import ADA
 from tests.support.conversation_log import inbound_texts
 
 
 def lowered(server, **limits) -> None:
-    server.app.state.limiters = Limiters(LimitSettings(**limits))
+    server.app.state.limiters = Limiters(server.settings.model_copy(update=limits))
 
 
 def from_ip(ip: str) -> dict[str, str]:
