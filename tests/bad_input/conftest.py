@@ -17,15 +17,14 @@ import pytest
 
 from crm_store import db, migrate
 from crm_store.db import session_scope
-from kefu.demo import load_if_empty
 from crm_store.services import staff
-from kefu_config.settings import REPO_ROOT, Settings
-from kefu.stack import action_server_spec, rasa_spec
-from kefu.supervisor import Supervisor
+from kefu.demo import load_if_empty
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.crm_store.conftest import PostgresSchemas, _require_postgres
 from tests.staff.conftest import ADA, ANNA, MIA, Account, token_for
 from tests.support.gateway_server import GatewayServer
+from tests.support.rasa_stack import running_rasa
 
 # Child processes must not download anything (sentence-transformers, Hugging Face).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -71,21 +70,8 @@ def bare_gateway(store_url, tmp_path_factory) -> Iterator[GatewayServer]:
 def rasa_settings(store_url, tmp_path_factory) -> Iterator[Settings]:
     """The real Rasa server with the trained model and the real action server, on this
     directory's store."""
-    data_dir = tmp_path_factory.mktemp("kefu-bad-input-rasa")
-    settings = Settings(data_dir=data_dir, database_url=store_url, rasa_port=free_port(),
-                        action_port=free_port())
-    if not any(settings.model_dir.glob("*.tar.gz")):
-        pytest.fail(f"no trained Rasa model in {settings.model_dir} (run `make train`)")
-    supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
-    env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
-           "KEFU_DATA_DIR": str(data_dir)}
-    try:
-        for spec in (action_server_spec(settings), rasa_spec(settings)):
-            spec.env.update(env)
-            supervisor.wait_healthy(supervisor.start(spec))
+    with running_rasa(store_url, tmp_path_factory.mktemp("kefu-bad-input-rasa")) as settings:
         yield settings
-    finally:
-        supervisor.stop_all()
 
 
 @pytest.fixture(scope="module")

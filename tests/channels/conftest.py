@@ -13,11 +13,10 @@ import pytest
 
 from crm_store import db, migrate
 from kefu.demo import load_if_empty
-from kefu_config.settings import REPO_ROOT, Settings
-from kefu.stack import action_server_spec, rasa_spec
-from kefu.supervisor import Supervisor
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.support.gateway_server import GatewayServer
+from tests.support.rasa_stack import running_rasa
 
 
 @pytest.fixture(scope="session")
@@ -33,29 +32,9 @@ def store_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def rasa_settings(store_url, tmp_path_factory) -> Settings:
-    """A real Rasa server with the trained model, and the real action server, on free ports.
-
-    The action server is needed even for a greeting: a new conversation starts with the
-    custom `action_session_start`, which recognises a chat that was verified before.
-    """
-    if not any((REPO_ROOT / "models").glob("*.tar.gz")):
-        pytest.fail("no trained Rasa model in models/ (run `make train`)")
-    data_dir = tmp_path_factory.mktemp("kefu-rasa")
-    settings = Settings(data_dir=data_dir, database_url=store_url, rasa_port=free_port(),
-                        action_port=free_port())
-    supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
-    env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
-           "KEFU_DATA_DIR": str(data_dir)}
-    try:
-        actions = action_server_spec(settings)
-        actions.env.update(env)
-        supervisor.wait_healthy(supervisor.start(actions))
-        spec = rasa_spec(settings)
-        spec.env.update(env)
-        supervisor.wait_healthy(supervisor.start(spec))
+    """A real Rasa server with the trained model, and the real action server, on free ports."""
+    with running_rasa(store_url, tmp_path_factory.mktemp("kefu-rasa")) as settings:
         yield settings
-    finally:
-        supervisor.stop_all()
 
 
 def gateway_settings(rasa_settings: Settings, **overrides) -> Settings:

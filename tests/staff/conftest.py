@@ -16,13 +16,12 @@ import pytest
 
 from crm_store import db, migrate
 from crm_store.db import session_scope
-from kefu.demo import load_if_empty
 from crm_store.services import staff
-from kefu_config.settings import REPO_ROOT, Settings
-from kefu.stack import action_server_spec, rasa_spec
-from kefu.supervisor import Supervisor
+from kefu.demo import load_if_empty
+from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.support.gateway_server import GatewayServer
+from tests.support.rasa_stack import running_rasa
 from tests.support.shop_policy import ALWAYS_OPEN, policy_file
 
 # Child processes must not download anything (sentence-transformers, Hugging Face).
@@ -69,24 +68,9 @@ def rasa_settings(store_url, tmp_path_factory) -> Settings:
     store (the handoff and the rating are custom actions). Staff are always at work here, so
     a handoff says "connecting you with a member of our team" at any hour the tests run."""
     data_dir = tmp_path_factory.mktemp("kefu-staff-rasa")
-    settings = Settings(data_dir=data_dir, database_url=store_url, rasa_port=free_port(),
-                        action_port=free_port())
-    if not any(settings.model_dir.glob("*.tar.gz")):
-        pytest.fail(f"no trained Rasa model in {settings.model_dir} (run `make train`)")
-    supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
-    env = {"HF_HUB_OFFLINE": "1", "KEFU_DATABASE_URL": store_url,
-           "KEFU_DATA_DIR": str(data_dir),
-           "KEFU_POLICY_FILE": str(policy_file(data_dir, hours=ALWAYS_OPEN))}
-    try:
-        actions = action_server_spec(settings)
-        actions.env.update(env)
-        supervisor.wait_healthy(supervisor.start(actions))
-        rasa = rasa_spec(settings)
-        rasa.env.update(env)
-        supervisor.wait_healthy(supervisor.start(rasa))
+    policy = policy_file(data_dir, hours=ALWAYS_OPEN)
+    with running_rasa(store_url, data_dir, {"KEFU_POLICY_FILE": str(policy)}) as settings:
         yield settings
-    finally:
-        supervisor.stop_all()
 
 
 def gateway_settings(store_url: str, data_dir, rasa: Settings | None = None,
