@@ -1,8 +1,8 @@
 """Odd and hostile customer messages through the gateway and the real Rasa: each gets an
 answer, nothing crashes, and what is stored is exactly what was sent.
 
-The rule for what is refused is one (bot/limits.py: empty, over MAX_MESSAGE_CHARS, NUL or
-broken UTF-16) and the REST channel and the web widget apply it alike.
+The rule for what is refused is one (bot/limits.py: empty, over KEFU_MAX_MESSAGE_CHARS, NUL
+or broken UTF-16) and the REST channel and the web widget apply it alike.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import func, select
 from websockets.sync.client import connect
 
-from bot.limits import MAX_MESSAGE_CHARS
 from crm_store.db import session_scope
 from crm_store.models import Direction, Message, Ticket
+from kefu_config.settings import get_settings
 from tests.bad_input.conftest import ANNA, bearer
 from tests.support.conversation_log import messages as conversation_messages
+
+MAX_MESSAGE_CHARS = get_settings().max_message_chars
 
 ODD_BUT_FINE = {
     "control characters": "hello\x07 there\x1b[31m red\ttab\r\nnew line\x7f",

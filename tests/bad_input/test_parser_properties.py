@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from actions.products import budget_from, topics_mentioned
 from actions.satisfaction import parse_rating
-from bot.limits import MAX_MESSAGE_CHARS, message_problem
+from bot.limits import message_problem
 from bot.messages import Content, from_rasa
 from crm_store.errors import InvalidInput
 from crm_store.importers.common import (
@@ -32,7 +32,9 @@ from crm_store.normalise import (
     normalise_ticket_reference,
     normalise_topic,
 )
+from kefu_config.settings import get_settings
 
+MAX_MESSAGE_CHARS = get_settings().max_message_chars
 PROPERTY = settings(max_examples=300, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
