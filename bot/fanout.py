@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ PREFIX = "kefu:"
 CONTROL_CHANNEL = PREFIX + "control"
 # How long `subscribe` waits for Redis to confirm the subscription.
 SUBSCRIBE_TIMEOUT = 5.0
+
+
+def _log_failed_read(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning("Redis pub/sub read failed (%r); retrying", error)
 
 
 class RedisFanout:
@@ -86,16 +92,12 @@ class RedisFanout:
         await self._pubsub.unsubscribe(PREFIX + channel)
 
     async def _listen(self) -> None:
+        # A failed read is tried again a second later: redis-py reconnects and subscribes
+        # again on the next read.
+        read = AsyncRetrying(retry=retry_if_exception_type((RedisError, OSError)),
+                             wait=wait_fixed(1.0), before_sleep=_log_failed_read)
         while True:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                # redis-py reconnects and subscribes again on the next read.
-                logger.warning("Redis pub/sub read failed (%r); retrying", exc)
-                await asyncio.sleep(1.0)
-                continue
+            message = await read(self._pubsub.get_message, timeout=1.0)
             if message is None:
                 continue
             channel = message["channel"]

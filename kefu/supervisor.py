@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from tenacity import RetryError, Retrying, retry_if_exception_type, retry_if_result, wait_fixed
 
 logger = logging.getLogger(__name__)
 
@@ -85,23 +86,28 @@ class Supervisor:
         return child
 
     def wait_healthy(self, child: Child) -> float:
-        started = child.started
-        deadline = started + child.spec.start_timeout
-        while time.monotonic() < deadline:
-            if self._stopping:
-                raise StopRequested
-            if child.process.poll() is not None:
-                raise ChildFailed(self._death_report(child))
-            try:
-                if httpx.get(child.spec.health_url, timeout=2.0).status_code < 500:
-                    return time.monotonic() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise ChildFailed(
-            f"{child.spec.name} did not become healthy at {child.spec.health_url} within "
-            f"{child.spec.start_timeout:.0f} s; last log lines:\n{child.tail()}"
-        )
+        """Seconds from the child's start until its health URL answered without a server
+        error; asked every half second until its start timeout is over."""
+        deadline = child.started + child.spec.start_timeout
+        polling = Retrying(
+            retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda up: not up),
+            wait=wait_fixed(0.5), stop=lambda _: time.monotonic() >= deadline)
+        try:
+            polling(self._answers_health_check, child)
+        except RetryError:
+            raise ChildFailed(
+                f"{child.spec.name} did not become healthy at {child.spec.health_url} within "
+                f"{child.spec.start_timeout:.0f} s; last log lines:\n{child.tail()}"
+            ) from None
+        return time.monotonic() - child.started
+
+    def _answers_health_check(self, child: Child) -> bool:
+        # A stop request or a dead child ends the wait at once (neither is retried).
+        if self._stopping:
+            raise StopRequested
+        if child.process.poll() is not None:
+            raise ChildFailed(self._death_report(child))
+        return httpx.get(child.spec.health_url, timeout=2.0).status_code < 500
 
     def _death_report(self, child: Child) -> str:
         return (
