@@ -8,15 +8,17 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+Row = TypeVar("Row")
 
 # What the store's columns hold: Numeric(12, 2) for money, 32-bit integers for counts.
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -152,6 +154,34 @@ def read_rows(
         raise ImportRejected(path, bad_text)
     result.rows = len(rows)
     return rows
+
+
+def parse_all(
+    path: Path, rows: Iterable[tuple[int, dict[str, str]]], *,
+    parse: Callable[[int, dict[str, str]], Row], key: Callable[[Row], str],
+    repeated: Callable[[Row, Row, int], tuple[Row, str]], result: ImportResult,
+) -> dict[str, Row]:
+    """Every row parsed and keyed by `key`, or the whole file refused with each bad row's number.
+
+    A key seen before goes to `repeated(earlier, later, row number)`, which says which row to
+    keep and what to warn: a later product or order replaces the earlier, customers merge.
+    """
+    errors: list[RowError] = []
+    parsed: dict[str, Row] = {}
+    for number, cells in rows:
+        try:
+            row = parse(number, cells)
+        except RowProblem as exc:
+            errors.append(RowError(number, str(exc)))
+            continue
+        earlier = parsed.get(key(row))
+        if earlier is not None:
+            row, warning = repeated(earlier, row, number)
+            result.warnings.append(warning)
+        parsed[key(row)] = row
+    if errors:
+        raise ImportRejected(path, errors)
+    return parsed
 
 
 def parse_decimal(value: str, what: str, *, allow_negative: bool = False) -> Decimal:

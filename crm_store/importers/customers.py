@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session, selectinload
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
 from crm_store.importers.common import (
-    ImportRejected,
     ImportResult,
     Progress,
-    RowError,
     RowProblem,
     check_length,
+    parse_all,
     parse_bool,
     parse_datetime,
     read_rows,
@@ -94,6 +93,11 @@ def parse_row(number: int, cells: dict[str, str], *, region: str | None,
                        list(dict.fromkeys(topics)), opt_in, created_at)
 
 
+def _merged(earlier: CustomerRow, later: CustomerRow, number: int) -> tuple[CustomerRow, str]:
+    earlier.merge(later)
+    return earlier, f"row {number}: {later.email} repeats row {earlier.row}; the rows were merged"
+
+
 def import_customers(
     path: Path,
     *,
@@ -104,23 +108,11 @@ def import_customers(
     """Validate the whole file, then write it in one transaction (or not at all)."""
     path = Path(path)
     result = ImportResult(kind="customers", path=path)
-    rows = read_rows(path, columns=COLUMNS, result=result)
-    errors: list[RowError] = []
-    parsed: dict[str, CustomerRow] = {}
-    for number, cells in rows:
-        try:
-            row = parse_row(number, cells, region=default_phone_region, warnings=result.warnings)
-        except RowProblem as exc:
-            errors.append(RowError(number, str(exc)))
-            continue
-        if row.email in parsed:
-            parsed[row.email].merge(row)
-            result.warnings.append(f"row {number}: {row.email} repeats row "
-                                   f"{parsed[row.email].row}; the rows were merged")
-        else:
-            parsed[row.email] = row
-    if errors:
-        raise ImportRejected(path, errors)
+    parsed = parse_all(
+        path, read_rows(path, columns=COLUMNS, result=result),
+        parse=lambda number, cells: parse_row(number, cells, region=default_phone_region,
+                                              warnings=result.warnings),
+        key=lambda row: row.email, repeated=_merged, result=result)
     if session is None:
         with session_scope() as own:
             _write(own, parsed, result, progress)

@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session, selectinload
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
 from crm_store.importers.common import (
-    ImportRejected,
     ImportResult,
     Progress,
-    RowError,
     RowProblem,
     check_length,
+    parse_all,
     parse_datetime,
     parse_decimal,
     parse_int,
@@ -135,31 +134,34 @@ def import_orders(
     return _import(session, path, progress)
 
 
+def _doubts(row: OrderRow, catalog: dict[str, Product]) -> list[str]:
+    """What looks wrong in a valid row but is kept as given (the shop's books are the truth)."""
+    doubts = []
+    expected = sum((catalog[sku].price * qty for sku, qty in row.items), Decimal("0"))
+    if expected != row.total:
+        doubts.append(f"row {row.row}: total {row.total} differs from the items at current "
+                      f"catalog prices ({expected}); kept as given")
+    if row.shipped_at and row.status not in SHIPPED_STATES:
+        doubts.append(f"row {row.row}: shipped_at given for a {row.status.value} order")
+    return doubts
+
+
+def _later_wins(earlier: OrderRow, later: OrderRow, number: int) -> tuple[OrderRow, str]:
+    return later, (f"row {number}: order {later.order_number} repeats row {earlier.row}; "
+                   "the later row is used")
+
+
 def _import(session: Session, path: Path, progress: Progress | None) -> ImportResult:
     result = ImportResult(kind="orders", path=path)
-    rows = read_rows(path, columns=COLUMNS, result=result)
     catalog = {p.sku: p for p in session.scalars(select(Product))}
-    errors: list[RowError] = []
-    parsed: dict[str, OrderRow] = {}
-    for number, cells in rows:
-        try:
-            row = parse_row(number, cells, catalog)
-        except RowProblem as exc:
-            errors.append(RowError(number, str(exc)))
-            continue
-        if row.order_number in parsed:
-            result.warnings.append(f"row {number}: order {row.order_number} repeats row "
-                                   f"{parsed[row.order_number].row}; the later row is used")
-        parsed[row.order_number] = row
-        expected = sum((catalog[sku].price * qty for sku, qty in row.items), Decimal("0"))
-        if expected != row.total:
-            result.warnings.append(f"row {number}: total {row.total} differs from the items at "
-                                   f"current catalog prices ({expected}); kept as given")
-        if row.shipped_at and row.status not in SHIPPED_STATES:
-            result.warnings.append(f"row {number}: shipped_at given for a {row.status.value} "
-                                   "order")
-    if errors:
-        raise ImportRejected(path, errors)
+
+    def parse(number: int, cells: dict[str, str]) -> OrderRow:
+        row = parse_row(number, cells, catalog)
+        result.warnings.extend(_doubts(row, catalog))
+        return row
+
+    parsed = parse_all(path, read_rows(path, columns=COLUMNS, result=result), parse=parse,
+                       key=lambda row: row.order_number, repeated=_later_wins, result=result)
     _write(session, parsed, catalog, result, progress)
     logger.info("%s", result.summary())
     return result

@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from crm_store.db import session_scope
 from crm_store.importers.common import (
-    ImportRejected,
     ImportResult,
     Progress,
-    RowError,
     RowProblem,
     check_length,
+    parse_all,
     parse_decimal,
     parse_int,
     read_rows,
@@ -89,6 +88,10 @@ def _differs(product: Product, row: ProductRow) -> bool:
         row.name, row.category, row.price, row.description, row.stock, row.tags, False)
 
 
+def _later_wins(earlier: ProductRow, later: ProductRow, number: int) -> tuple[ProductRow, str]:
+    return later, f"row {number}: SKU {later.sku} repeats row {earlier.row}; the later row is used"
+
+
 def import_products(
     path: Path,
     *,
@@ -102,21 +105,8 @@ def import_products(
     """
     path = Path(path)
     result = ImportResult(kind="products", path=path)
-    rows = read_rows(path, columns=COLUMNS, result=result)
-    errors: list[RowError] = []
-    parsed: dict[str, ProductRow] = {}
-    for number, cells in rows:
-        try:
-            row = parse_row(number, cells)
-        except RowProblem as exc:
-            errors.append(RowError(number, str(exc)))
-            continue
-        if row.sku in parsed:
-            result.warnings.append(f"row {number}: SKU {row.sku} repeats row "
-                                   f"{parsed[row.sku].row}; the later row is used")
-        parsed[row.sku] = row
-    if errors:
-        raise ImportRejected(path, errors)
+    parsed = parse_all(path, read_rows(path, columns=COLUMNS, result=result), parse=parse_row,
+                       key=lambda row: row.sku, repeated=_later_wins, result=result)
     if session is None:
         with session_scope() as own:
             _write(own, parsed, prune, result, progress)
