@@ -22,9 +22,8 @@ from actions.store import in_store, sender_identity
 from actions.texts import money
 from crm_store.models import InterestSource
 from crm_store.normalise import normalise_topic
-from crm_store.services import customers, interests, orders, products
-from knowledge import CustomerProfile, Interest, SearchFilters, get_service
-from knowledge.recommend import Recommendation
+from crm_store.services import customers, interests, products
+from knowledge import SearchFilters, get_service, recommend_for_customer
 from knowledge.search import SearchHit
 
 logger = logging.getLogger(__name__)
@@ -178,16 +177,17 @@ class ActionRecommendProducts(Action):
 
     async def run(self, dispatcher, tracker, domain):
         text = tracker.latest_message.get("text") or ""
-        customer_id = tracker.get_slot("customer_id")
+        slot = tracker.get_slot("customer_id")
         channel, external_id = sender_identity(tracker)
-        profile, popular = await in_store(
-            lambda s: _profile(s, int(customer_id) if customer_id else None, channel, external_id))
+        customer_id = await in_store(lambda s: _customer_id(s, slot, channel, external_id))
         topics = list(tracker.get_latest_entity_values("topic"))
         category = await _known_category(_entity(tracker, "category"))
         occasion = _occasion(text, topics, category)
         try:
-            recs = await _recommend(profile, k=SHOW, max_price=budget_from(text),
-                                    category=category, occasion=occasion, popular=popular)
+            # The same profile and ranking as campaigns and `kefu recommend`.
+            recs = await asyncio.to_thread(
+                recommend_for_customer, customer_id=customer_id, k=SHOW,
+                max_price=budget_from(text), category=category, occasion=occasion)
         except Exception:
             logger.exception("recommendation failed")
             dispatcher.utter_message(response="utter_products_unavailable")
@@ -203,6 +203,17 @@ class ActionRecommendProducts(Action):
         return []
 
 
+def _customer_id(session, slot: Any, channel: str, external_id: str) -> int:
+    """The identified customer, else the sender's own record: a visitor gets one, where product
+    questions keep the interests they infer, and a slot still naming a customer since merged
+    into another finds the merged one through the sender's identity."""
+    customer = customers.get(session, customer_id=int(slot)) if slot else None
+    if customer is None:
+        customer = customers.find_or_create_by_identity(session, channel=channel,
+                                                        external_id=external_id)
+    return customer.id
+
+
 def _occasion(text: str, topics: list[str], category: str | None) -> str | None:
     """The request's own words, when it says more than "recommend me something"."""
     generic = re.sub(r"(?i)\b(recommend|suggest|something|anything|me|please|can|could|you|"
@@ -210,28 +221,6 @@ def _occasion(text: str, topics: list[str], category: str | None) -> str | None:
     if len(re.findall(r"[a-zA-Z]{3,}", generic)) >= 1 or topics:
         return text
     return None if category is None else category
-
-
-def _profile(session, customer_id: int | None, channel: str,
-             external_id: str) -> tuple[CustomerProfile, list[str]]:
-    """The customer's interests and purchases (known customers only) and the popular SKUs."""
-    popular = _popular_skus(session)
-    if customer_id is None:
-        customer = customers.find_or_create_by_identity(session, channel=channel,
-                                                        external_id=external_id)
-        customer_id = customer.id
-    found = [Interest(topic=i.topic, source=i.source.value, weight=i.weight)
-             for i in interests.for_customer(session, customer_id=customer_id)]
-    bought = []
-    for order in orders.for_customer(session, customer_id=customer_id):
-        bought += [line.product.sku for line in order.lines]
-    return CustomerProfile(interests=tuple(found), bought=tuple(dict.fromkeys(bought))), popular
-
-
-def _popular_skus(session) -> list[str]:
-    sold = products.units_sold(session)
-    by_id = {p.id: p.sku for p in products.list_products(session)}
-    return [by_id[pid] for pid, _ in sorted(sold.items(), key=lambda kv: -kv[1]) if pid in by_id]
 
 
 async def _known_category(raw: str | None) -> str | None:
@@ -249,6 +238,3 @@ async def _search(query: str, *, k: int, filters: SearchFilters) -> list[SearchH
     # The model and index are loaded once per process; encoding still takes ~15 ms of CPU.
     return await asyncio.to_thread(get_service().search, query, k=k, filters=filters)
 
-
-async def _recommend(profile: CustomerProfile, **kwargs) -> list[Recommendation]:
-    return await asyncio.to_thread(get_service().recommend, profile, **kwargs)

@@ -6,6 +6,10 @@ Importable by the action server (no subprocesses); the model and index load once
     hits = get_service().search("a jacket to keep me dry on hikes", k=5,
                                 filters=SearchFilters(in_stock=True))
     recs = recommend_for_customer("ana@example.com", k=5, max_price=Decimal("80"))
+    # inside a unit of work of your own (campaigns): the same profile and best sellers
+    with session_scope() as session:
+        profile, popular = profile_for(session, customer_id), popular_skus(session)
+    recs = get_service().recommend(profile, k=3, popular=popular)
     # an anonymous visitor: the request and the shop's best sellers
     with session_scope() as session:
         recs = get_service().recommend(None, occasion="a gift for a runner",
@@ -22,10 +26,10 @@ from knowledge.index_store import (
     KnowledgeIndexError,
     SyncReport,
 )
+from knowledge.profiles import CustomerNotFound, popular_skus, profile_for, recommend_for_customer
 from knowledge.recommend import CustomerProfile, Interest, Recommendation
 from knowledge.search import SearchFilters, SearchHit
 from knowledge.service import KnowledgeService, get_service, sync_from_store
-from knowledge.profiles import CustomerNotFound, popular_skus, recommend_for_customer
 
 __all__ = [
     "CatalogError",
@@ -44,6 +48,7 @@ __all__ = [
     "SyncReport",
     "get_service",
     "popular_skus",
+    "profile_for",
     "recommend_for_customer",
     "sync_from_store",
 ]

@@ -1,5 +1,11 @@
-"""What recommendations know about a customer: interests and purchases from crm_store, and
-the shop's best sellers for customers without signals."""
+"""What recommendations know about a customer, read from crm_store: one profile for chat,
+campaigns and `kefu recommend` alike, so they recommend the same products to the same customer.
+
+A profile is the customer's interests (strongest first) and what they bought, newest first;
+a cancelled order is not a purchase (nothing "goes with" boots that never arrived). The shop's
+best sellers, for customers without signals, count only orders that went through and are read
+once per `POPULAR_TTL_SECONDS`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ class CustomerNotFound(LookupError):
 
 
 def profile_for(session, customer_id: int) -> CustomerProfile:
-    """Interests (strongest first, as crm_store ranks them) and SKUs bought, newest first."""
+    """Interests (strongest first, as crm_store ranks them) and SKUs bought, newest first,
+    cancelled orders left out."""
     from crm_store.models import OrderStatus
     from crm_store.services import interests, orders
 
@@ -65,8 +72,11 @@ def clear_popular_cache() -> None:
 
 
 def popular_skus(session, service: KnowledgeService | None = None) -> list[str]:
-    """The most ordered products that are in the index, as SKUs."""
-    searcher = (service or get_service()).searcher()
+    """The most ordered products that are in the index, as SKUs (ties: the older product).
+
+    Called inside the caller's unit of work, so the index is taken as loaded, not synced.
+    """
+    searcher = (service or get_service()).loaded_searcher()
     sku_of = {item.product_id: item.sku for item in searcher.index.items if item.product_id}
     return [sku_of[i] for i in popular_product_ids(session) if i in sku_of]
 
@@ -82,7 +92,8 @@ def recommend_for_customer(
     occasion: str | None = None,
     service: KnowledgeService | None = None,
 ) -> list[Recommendation]:
-    """Recommendations for a known customer (by email or id), each with its reason.
+    """Recommendations for a known customer (by email or id), each with its reason: what chat
+    and `kefu recommend` show, and what campaigns pick from the same profile.
 
     Raises CustomerNotFound for an unknown customer; for an anonymous visitor call
     `service.recommend(None, occasion=..., popular=popular_skus(session))` instead.
@@ -91,6 +102,7 @@ def recommend_for_customer(
     from crm_store.services import customers
 
     service = service or get_service()
+    # Synced before the session opens: a catalog check inside it would wait on its lock.
     searcher = service.searcher()
     with session_scope() as session:
         if customer_id is not None:
@@ -102,8 +114,7 @@ def recommend_for_customer(
         if customer is None:
             raise CustomerNotFound(f"no customer {email or customer_id!r} in the customer store")
         profile = profile_for(session, customer.id)
-        sku_of = {item.product_id: item.sku for item in searcher.index.items if item.product_id}
-        popular = [sku_of[i] for i in popular_product_ids(session) if i in sku_of]
+        popular = popular_skus(session, service)
     return recommend(
         searcher, profile, k=k, max_price=max_price, min_price=min_price, category=category,
         occasion=occasion, popular=popular,

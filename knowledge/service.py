@@ -79,6 +79,15 @@ class KnowledgeService:
         """
         with self._lock:
             self._check_source()
+            return self.loaded_searcher()
+
+    def loaded_searcher(self) -> Searcher:
+        """The index as it is on disk, without asking the catalog source whether it moved.
+
+        For callers inside a unit of work of their own: a source check opens a second session,
+        which under SQLite waits for the first one's write lock.
+        """
+        with self._lock:
             stamp = self._disk_stamp()
             if self._searcher is None or stamp != self._stamp:
                 embedder = self.embedder

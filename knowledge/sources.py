@@ -106,8 +106,9 @@ def _store_errors() -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        from crm_store.db import database_url
         from sqlalchemy.engine import make_url
+
+        from crm_store.db import database_url
 
         url = make_url(database_url()).render_as_string(hide_password=True)
         reason = getattr(exc, "orig", None) or exc

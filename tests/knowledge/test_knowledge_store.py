@@ -22,10 +22,15 @@ from crm_store import db, migrate
 from crm_store.importers import import_customers, import_orders, import_products
 from knowledge.catalog import CatalogItem
 from knowledge.index_store import read_meta
+from knowledge.profiles import (
+    CustomerNotFound,
+    clear_popular_cache,
+    popular_skus,
+    recommend_for_customer,
+)
 from knowledge.search import SearchFilters
 from knowledge.service import KnowledgeService
 from knowledge.sources import StoreSource
-from knowledge.profiles import CustomerNotFound, clear_popular_cache, recommend_for_customer
 
 PG_URL = os.environ.get("KEFU_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -288,3 +293,19 @@ def test_cli_build_from_an_unmigrated_store_says_what_to_run(tmp_path, monkeypat
     assert "cannot read the products in the customer store" in result.output
     assert "run `kefu prepare`" in result.output
     assert not (tmp_path / "data" / "knowledge" / "meta.json").exists()
+
+
+def test_best_sellers_inside_a_unit_of_work_do_not_wait_on_a_catalog_check(store_service, store):
+    # The caller's session holds SQLite's write lock; a catalog check would open a second
+    # session and wait for it (busy_timeout, 10 s) before giving up.
+    import time
+
+    from crm_store.db import session_scope
+    from crm_store.services import customers
+
+    started = time.monotonic()
+    with session_scope() as session:
+        assert customers.get_by_email(session, email="olu@example.com") is not None
+        popular = popular_skus(session, store_service)
+    assert time.monotonic() - started < 5
+    assert popular[0] == "ELE-002"
