@@ -28,19 +28,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-# faiss reports at INFO that it could not load its AVX2/AVX512 builds; not worth a line each run.
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-import faiss  # noqa: E402
-
 from kefu_config import clock
 from knowledge.catalog import CatalogItem, catalog_fingerprint, check_unique
 from knowledge.embedder import Embedder
+
+# faiss reports at INFO that it could not load its AVX2/AVX512 builds; not worth a line each run.
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+import faiss  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
