@@ -40,8 +40,19 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 sys.path.insert(0, str(REPO))
 
 from bench.nlu_eval_sets import (  # noqa: E402
-    EVAL_DIR, FALLBACK, IDENTIFIERS, OUT_OF_SCOPE, TRAINING_PATHS, add_typos, check_targets,
-    domain_intents, eval_files, find_leaks, in_training, load_eval_sets, score,
+    EVAL_DIR,
+    FALLBACK,
+    IDENTIFIERS,
+    OUT_OF_SCOPE,
+    TRAINING_PATHS,
+    add_typos,
+    check_targets,
+    domain_intents,
+    eval_files,
+    find_leaks,
+    in_training,
+    load_eval_sets,
+    score,
 )
 
 ALL = "all"

@@ -34,9 +34,9 @@ def run(
                                  "behind nginx (KEFU_REPLICAS; production profile)."),
 ) -> None:
     """Start Rasa, the action server and the gateway; stop them all on Ctrl-C or SIGTERM."""
-    from kefu_config.settings import with_profile_defaults
     from kefu.stack import tiers
     from kefu.supervisor import ChildFailed, StopRequested, Supervisor, install_signal_handlers
+    from kefu_config.settings import with_profile_defaults
 
     overrides = {key: value for key, value in (("profile", profile), ("replicas", replicas))
                  if value is not None}
@@ -109,8 +109,8 @@ def prepare() -> None:
     and brings the product index up to date with the catalog (only changed products are
     embedded, so a second run costs seconds).
     """
-    from kefu.commands.store import prepare_store
     from kefu.commands.knowledge import sync_after_import
+    from kefu.commands.store import prepare_store
 
     settings = get_settings()
     settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -192,13 +192,13 @@ def dialogue_summary(
 def _register_subcommands() -> None:
     """Each part of Kefu owns its commands; they are collected here, and so are the hooks that
     keep derived data current after an import."""
-    from kefu.commands.channels import app as channels_app
-    from kefu.commands.users import app as user_app
     from kefu.commands import marketing as marketing_cli
-    from kefu.commands.store import after_orders_import, after_products_import
-    from kefu.commands.store import register as register_store_commands
+    from kefu.commands.channels import app as channels_app
     from kefu.commands.knowledge import app as knowledge_app
     from kefu.commands.knowledge import recommend_command, sync_after_import
+    from kefu.commands.store import after_orders_import, after_products_import
+    from kefu.commands.store import register as register_store_commands
+    from kefu.commands.users import app as user_app
 
     register_store_commands(app)  # kefu db | import | export | customer
     app.add_typer(knowledge_app, name="knowledge")  # kefu knowledge build|sync|info|search

@@ -16,8 +16,8 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.engine import make_url
 
 from kefu.balancer import Tier, find_nginx, write_config
-from kefu_config.settings import REPO_ROOT, Settings
 from kefu.supervisor import ChildSpec
+from kefu_config.settings import REPO_ROOT, Settings
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Dict, List, Text, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent

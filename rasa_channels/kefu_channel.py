@@ -28,8 +28,8 @@ from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response

@@ -40,7 +40,6 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from bench.load import systems  # noqa: E402
-from bench.load.options import parse_args  # noqa: E402
 from bench.load.audit import Audit, audit_kefu, audit_rasa  # noqa: E402
 from bench.load.customers import (  # noqa: E402
     ConversationRecord,
@@ -55,6 +54,7 @@ from bench.load.figures import (  # noqa: E402
     level_table,
     machine,
 )
+from bench.load.options import parse_args  # noqa: E402
 from bench.load.scripts import (  # noqa: E402
     DemoOrder,
     Turn,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
 from bot import auth, limits
-from bot.auth import Staff, SignInRefused, require_staff
+from bot.auth import SignInRefused, Staff, require_staff
 from bot.schemas import LoginBody, StaffPublic, TokenPublic
 from kefu_config import clock
 

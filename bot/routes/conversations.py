@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from bot import canned, console_store as cs
-from bot import store
+from bot import canned, store
+from bot import console_store as cs
 from bot.auth import no_store
 from bot.routes.deps import Console, ServiceStaff
 from bot.routes.errors import http_errors

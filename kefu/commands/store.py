@@ -237,9 +237,9 @@ def _forget_in_rasa(senders: tuple[str, ...]) -> str:
     import httpx
 
     from crm_store.privacy import forget_rasa_trackers
+    from kefu.stack import rasa_endpoint_env
     from kefu_config.rasa_api import conversation_path
     from kefu_config.settings import get_settings
-    from kefu.stack import rasa_endpoint_env
 
     if not senders:
         return "Rasa: no conversations to erase"

@@ -30,10 +30,10 @@ from typer.testing import CliRunner
 from bot.auth import load_secret_key
 from crm_store import backup as store_backup
 from crm_store import db, migrate
-from kefu.demo import load_if_empty
 from crm_store.models import Customer, Order, Product, Ticket
 from crm_store.services import customers, staff, tickets
 from kefu.backup import BackupError, NotApplicable, create_backup, read_manifest, restore_backup
+from kefu.demo import load_if_empty
 from kefu_config.settings import REPO_ROOT, Settings, get_settings
 from knowledge.service import KnowledgeService
 from tests.conftest import free_port

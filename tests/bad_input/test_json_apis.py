@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from crm_store.db import session_scope
 from crm_store.models import Conversation
-
 from tests.bad_input.conftest import ADA, bearer
 
 OVER_LIMIT = 1_100_000  # kefu_config/settings.py: max_body_bytes is 1,000,000

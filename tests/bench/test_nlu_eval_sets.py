@@ -12,8 +12,19 @@ import json
 import pytest
 
 from bench.nlu_eval_sets import (
-    FALLBACK, Example, add_typos, check_targets, domain_intents, eval_files, find_leaks, identifier_key,
-    known_overlap, load_eval_sets, normalise_text, score, training_texts,
+    FALLBACK,
+    Example,
+    add_typos,
+    check_targets,
+    domain_intents,
+    eval_files,
+    find_leaks,
+    identifier_key,
+    known_overlap,
+    load_eval_sets,
+    normalise_text,
+    score,
+    training_texts,
 )
 from crm_store.normalise import normalise_email, normalise_order_number, normalise_ticket_reference
 

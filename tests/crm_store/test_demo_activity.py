@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_store.db import session_scope
-from kefu.demo import DEMO_ACTIVITY_UNTIL, demo_shift, load_if_empty
 from crm_store.models import (
     Campaign,
     CampaignDelivery,
@@ -22,6 +21,7 @@ from crm_store.models import (
     Ticket,
 )
 from crm_store.services import analytics, conversations, handoffs, staff
+from kefu.demo import DEMO_ACTIVITY_UNTIL, demo_shift, load_if_empty
 
 # Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).
 pytestmark = pytest.mark.clock

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_store.db import session_scope
-from kefu.demo import load_if_empty
 from crm_store.models import Customer, Order, OrderStatus, Product
+from kefu.demo import load_if_empty
 
 KEFU = Path(sys.executable).parent / "kefu"
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,14 @@ import pytest
 
 from crm_store import db, migrate
 from crm_store.db import session_scope
-from crm_store.models import Ticket, TicketCategory, TicketKind, TicketPriority, TicketStatus
-from crm_store.models import utcnow
+from crm_store.models import (
+    Ticket,
+    TicketCategory,
+    TicketKind,
+    TicketPriority,
+    TicketStatus,
+    utcnow,
+)
 from crm_store.services import analytics, staff
 from kefu_config.settings import Settings
 from tests.conftest import free_port

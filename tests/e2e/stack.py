@@ -142,6 +142,7 @@ def create_production_services() -> ProductionServices:
 
 def drop_production_services(services: ProductionServices) -> None:
     import aio_pika
+
     from crm_store import db
 
     db.reset_engine()  # the test process's own connections to it

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from decimal import Decimal
 
 import httpx
 import pytest

@@ -29,9 +29,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from crm_store.models import Direction, Message
-from kefu_config.settings import REPO_ROOT, Settings
 from kefu.stack import action_server_spec, gateway_spec, rasa_spec
 from kefu.supervisor import Child, ChildSpec, Supervisor
+from kefu_config.settings import REPO_ROOT, Settings
 from tests.conftest import free_port
 from tests.crm_store.conftest import _require_postgres
 from tests.support import conversation_log

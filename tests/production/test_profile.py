@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from kefu.balancer import find_nginx
-from kefu_config.settings import PRODUCTION_DEFAULTS, Settings, with_profile_defaults
 from kefu.stack import endpoints_file, rasa_endpoint_env, tiers
+from kefu_config.settings import PRODUCTION_DEFAULTS, Settings, with_profile_defaults
 from tests.e2e.stack import KEFU, REPO
 
 

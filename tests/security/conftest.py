@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bad_input.conftest import gateway_settings
-from tests.bad_input.conftest import store_url  # noqa: F401 - the fixture, for this directory
+from tests.bad_input.conftest import (
+    gateway_settings,
+    store_url,  # noqa: F401 - the fixture, for this directory
+)
 from tests.support.gateway_server import GatewayServer
 
 

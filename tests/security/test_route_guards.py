@@ -12,7 +12,7 @@ import re
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kefu_config.settings import Settings
 from kefu.stack import rasa_specs
+from kefu_config.settings import Settings
 
 
 def test_rasa_telemetry_is_off_unless_the_shop_turns_it_on(monkeypatch, tmp_path):
