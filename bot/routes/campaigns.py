@@ -1,7 +1,7 @@
 """Campaigns for marketers: the /marketing page and its JSON API.
 
 Sending queues one outbound message per consenting, reachable recipient in crm_store
-(crm_store.services.campaigns.send); the gateway's dispatcher picks them up on its next sweep
+(marketing.sending.send); the gateway's dispatcher picks them up on its next sweep
 and delivers them with retries like any other message.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +27,7 @@ from bot.routes.segments import AUTH_ERRORS
 from crm_store.errors import InvalidInput
 from crm_store.models import Campaign, utcnow
 from crm_store.services import campaigns, segments
-
-logger = logging.getLogger(__name__)
+from marketing import composing, scheduler, sending
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -76,15 +74,6 @@ def _public(campaign: Campaign) -> CampaignPublic:
                           sent_at=campaign.sent_at, recipients=len(campaign.deliveries))
 
 
-def _recommender(session, customer_id: int) -> dict[str, Any] | None:
-    # The knowledge index may be missing (a shop without a catalog yet): no product then.
-    try:
-        return campaigns.knowledge_recommender(session, customer_id)
-    except Exception:  # noqa: BLE001 - any failure of the index means "nothing to recommend"
-        logger.exception("no recommendation for customer %s", customer_id)
-        return None
-
-
 @api_router.get("", response_model=list[CampaignPublic], responses=AUTH_ERRORS)
 async def list_campaigns(staff: MarketingStaff) -> list[CampaignPublic]:
     def work(session) -> list[CampaignPublic]:
@@ -124,8 +113,8 @@ async def preview_campaign(body: PreviewBody, staff: MarketingStaff) -> dict[str
             if not audience:
                 raise InvalidInput("the segment has nobody who can receive it")
             customer_id = audience[0][0].id
-        shown = campaigns.preview(session, message=body.message, customer_id=customer_id,
-                                  recommender=_recommender)
+        shown = composing.preview(session, message=body.message, customer_id=customer_id,
+                                  recommender=composing.recommendation_or_none)
         return {"customer_id": customer_id, "text": shown.text, "product": shown.product,
                 "buttons": shown.payload.get("buttons", [])}
     with http_errors():
@@ -142,8 +131,8 @@ async def send_campaign(campaign_id: int, request: Request,
     now = utcnow()
 
     def work(session) -> dict[str, Any]:
-        result = campaigns.send(session, campaign_id=campaign_id, now=now,
-                                recommender=_recommender)
+        result = sending.send(session, campaign_id=campaign_id, now=now,
+                              recommender=composing.recommendation_or_none)
         return {"queued": result.queued, "capped": result.capped,
                 "no_product": result.no_product,
                 "deferred_until": result.deferred_until.isoformat()
@@ -175,28 +164,11 @@ async def marketing_static(name: str) -> FileResponse:
                         headers={"Cache-Control": "no-cache"})
 
 
-async def _send_scheduled(app: FastAPI) -> None:
-    """Send scheduled campaigns (and notifications held back by the quiet hours) when due.
-    Every gateway replica may run this: `send` refuses a campaign that already went, and the
-    first replica's unit of work wins."""
-    interval = app.state.settings.campaign_sweep_interval
-    while True:
-        await asyncio.sleep(interval)
-        now = utcnow()
-        try:
-            sent = await store.run(lambda s: campaigns.send_due(s, now=now,
-                                                                recommender=_recommender))
-        except Exception:  # noqa: BLE001 - keep sweeping; the next round tries again
-            logger.exception("scheduled campaigns: sweep failed")
-            continue
-        for campaign_id, result in sent.items():
-            logger.info("scheduled campaign %s: %s queued, %s over the cap", campaign_id,
-                        result.queued, result.capped)
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(_send_scheduled(app), name="scheduled-campaigns")
+    task = asyncio.create_task(
+        scheduler.sweep_forever(app.state.settings.campaign_sweep_interval, store.run),
+        name="scheduled-campaigns")
     try:
         yield
     finally:

@@ -1,13 +1,16 @@
-"""Campaigns: notifications to opted-in customers who share an interest."""
+"""Campaigns in the store: creating them, their audience, delivery rows and the report.
+
+Sending (rendering, the cap and quiet hours, recommendations, new-product notices, the
+scheduler) is marketing's (marketing/), above the product index.
+"""
 
 from __future__ import annotations
 
 import logging
 import string
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -28,8 +31,7 @@ from crm_store.models import (
     utcnow,
 )
 from crm_store.normalise import normalise_topic
-from crm_store.services import audit, delivery, interests, segments
-from crm_store.services.segments import Reach, SegmentRules
+from crm_store.services import audit, interests, segments
 
 logger = logging.getLogger(__name__)
 
@@ -178,10 +180,6 @@ OPT_OUT_BUTTON = {"title": "/stop — no more offers", "payload": "/stop"}
 # Replies and orders within this many days of a message count for its campaign.
 ATTRIBUTION_DAYS = 7
 
-# (session, customer id) -> a recommended product {"sku", "name", "price", "reason"} or None.
-Recommender = Callable[[Session, int], dict[str, Any] | None]
-
-
 def check_placeholders(message: str) -> list[str]:
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(message) if name is not None]
@@ -192,296 +190,6 @@ def check_placeholders(message: str) -> list[str]:
         raise InvalidInput(f"unknown placeholder {{{unknown[0]}}}; use "
                            + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
     return names
-
-
-def knowledge_recommender(session: Session, customer_id: int,
-                          service: Any = None) -> dict[str, Any] | None:
-    """The knowledge index's top recommendation for this customer, with its reason."""
-    from knowledge.service import get_service
-    from knowledge.profiles import popular_skus, profile_for
-
-    service = service or get_service()
-    picks = service.recommend(profile_for(session, customer_id), k=1,
-                              popular=popular_skus(session, service))
-    return picks[0].to_dict() if picks else None
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: str
-    product: dict[str, Any] | None
-    payload: dict[str, Any]
-
-
-def render(message: str, customer: Customer, *, product: dict[str, Any] | None = None) -> Rendered:
-    """The message as this customer reads it, with the opt-out line and button."""
-    first = (customer.name or "").split()[0] if (customer.name or "").strip() else "there"
-    values = {"first_name": first, "product": "", "product_reason": "", "product_price": ""}
-    if product:
-        values.update(product=product["name"], product_reason=product.get("reason", ""),
-                      product_price=str(product.get("price", "")))
-    text = message.format(**values).strip()
-    payload: dict[str, Any] = {"buttons": [OPT_OUT_BUTTON], "campaign": True}
-    if product:
-        payload["products"] = [{k: product[k] for k in ("sku", "name", "price", "reason")
-                                if k in product}]
-    return Rendered(f"{text}\n\n{OPT_OUT_TEXT}", product, payload)
-
-
-def preview(session: Session, *, message: str, customer_id: int,
-            recommender: Recommender = knowledge_recommender) -> Rendered:
-    """What one (sample) customer would receive."""
-    names = check_placeholders(message)
-    customer = session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        raise NotFound(f"no customer {customer_id}")
-    product = recommender(session, customer.id) if _needs_product(names) else None
-    if _needs_product(names) and product is None:
-        raise InvalidInput("no product to recommend to this customer")
-    return render(message, customer, product=product)
-
-
-def _needs_product(names: list[str]) -> bool:
-    return any(n.startswith("product") for n in names)
-
-
-# --- when we may send ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SendPolicy:
-    """The cap and quiet hours (from policy/shop.yml `marketing:`), in the shop's time zone."""
-
-    cap_days: float
-    quiet_start: time
-    quiet_end: time
-    tz: Any  # a ZoneInfo
-
-    @classmethod
-    def from_shop(cls) -> SendPolicy:
-        from kefu_config.policy import load_policy
-
-        policy = load_policy()
-        start, end = policy.marketing.quiet_span()
-        return cls(policy.marketing.cap_days, start, end, policy.tz)
-
-    def quiet(self, now: datetime) -> bool:
-        local = now.astimezone(self.tz).time()
-        if self.quiet_start < self.quiet_end:
-            return self.quiet_start <= local < self.quiet_end
-        return local >= self.quiet_start or local < self.quiet_end  # spans midnight
-
-    def quiet_ends(self, now: datetime) -> datetime:
-        """The first moment after `now` outside the quiet hours (`now` if not quiet)."""
-        if not self.quiet(now):
-            return now
-        local = now.astimezone(self.tz)
-        end = datetime.combine(local.date(), self.quiet_end, tzinfo=self.tz)
-        if end <= local:
-            end = datetime.combine(local.date() + timedelta(days=1), self.quiet_end,
-                                   tzinfo=self.tz)
-        return end
-
-
-def capped(session: Session, *, customer_id: int, now: datetime, cap_days: float) -> bool:
-    """Did this customer get a campaign or notification within the cap?"""
-    since = now - timedelta(days=cap_days)
-    return session.scalar(select(CampaignDelivery.id).where(
-        CampaignDelivery.customer_id == customer_id, CampaignDelivery.created_at > since,
-        CampaignDelivery.status != DeliveryStatus.FAILED).limit(1)) is not None
-
-
-# --- sending ------------------------------------------------------------------------------
-
-@dataclass
-class SendResult:
-    queued: int = 0
-    capped: int = 0
-    no_product: int = 0
-    # Set when the send fell in the quiet hours: nothing went, the campaign waits until then.
-    deferred_until: datetime | None = None
-    customer_ids: list[int] = field(default_factory=list)
-
-
-def audience_for(session: Session, campaign: Campaign, *,
-                 now: datetime | None = None) -> list[tuple[Customer, Reach]]:
-    """Consenting, reachable customers the campaign is for."""
-    if campaign.segment_id is not None:
-        rules = segments.parse_rules(segments.get(session, segment_id=campaign.segment_id).rules)
-    else:
-        rules = SegmentRules(interests=[campaign.topic] if campaign.topic else [])
-    return segments.audience(session, rules, now=now)
-
-
-def send(session: Session, *, campaign_id: int, now: datetime | None = None,
-         policy: SendPolicy | None = None,
-         recommender: Recommender = knowledge_recommender) -> SendResult:
-    """Queue the campaign for every consenting, reachable audience member not over the cap,
-    through the gateway's outbound queue. In the quiet hours nothing is sent: the campaign is
-    scheduled for when they end (`send_due` picks it up)."""
-    now = now or utcnow()
-    policy = policy or SendPolicy.from_shop()
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id}")
-    if campaign.status != CampaignStatus.DRAFT:
-        raise NotAllowed(f"campaign {campaign.name!r} was already sent")
-    result = SendResult()
-    if policy.quiet(now):
-        campaign.scheduled_at = policy.quiet_ends(now)
-        result.deferred_until = campaign.scheduled_at
-        logger.info("campaign %s falls in the quiet hours; scheduled for %s", campaign.id,
-                    campaign.scheduled_at)
-        return result
-    if campaign.kind == "triggered":
-        # A new-product notification held back by the quiet hours: match again now.
-        from knowledge.service import get_service
-        from kefu_config.policy import load_policy
-
-        return _send_triggered(session, campaign, threshold=load_policy().marketing.match_threshold,
-                               encode=get_service().embedder.encode, now=now, policy=policy)
-    names = check_placeholders(campaign.message)
-    for customer, reach in audience_for(session, campaign, now=now):
-        if capped(session, customer_id=customer.id, now=now, cap_days=policy.cap_days):
-            result.capped += 1
-            continue
-        product = recommender(session, customer.id) if _needs_product(names) else None
-        if _needs_product(names) and product is None:
-            result.no_product += 1
-            continue
-        _queue(session, campaign, customer, reach, render(campaign.message, customer,
-                                                          product=product), now)
-        result.queued += 1
-        result.customer_ids.append(customer.id)
-    campaign.status = CampaignStatus.SENT if result.queued == 0 else CampaignStatus.SENDING
-    campaign.sent_at = now
-    session.flush()
-    logger.info("campaign %s: %s queued, %s over the cap", campaign.id, result.queued,
-                result.capped)
-    return result
-
-
-def _queue(session: Session, campaign: Campaign, customer: Customer, reach: Reach,
-           rendered: Rendered, now: datetime) -> CampaignDelivery:
-    message = delivery.queue_outbound(session, conversation_id=reach.conversation_id,
-                                      text=rendered.text, payload=rendered.payload,
-                                      sender_kind="system")
-    row = CampaignDelivery(campaign_id=campaign.id, customer_id=customer.id,
-                           channel=reach.channel, status=DeliveryStatus.PENDING,
-                           message_id=message.id, conversation_id=reach.conversation_id,
-                           created_at=now)
-    session.add(row)
-    session.flush()
-    return row
-
-
-def send_due(session: Session, *, now: datetime | None = None, policy: SendPolicy | None = None,
-             recommender: Recommender = knowledge_recommender) -> dict[int, SendResult]:
-    """Send every draft campaign whose scheduled time has come (run it every few minutes)."""
-    now = now or utcnow()
-    due = session.scalars(select(Campaign).where(
-        Campaign.status == CampaignStatus.DRAFT, Campaign.scheduled_at.is_not(None),
-        Campaign.scheduled_at <= now).order_by(Campaign.scheduled_at, Campaign.id))
-    return {c.id: send(session, campaign_id=c.id, now=now, policy=policy,
-                       recommender=recommender) for c in list(due)}
-
-
-# --- triggered: new products --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ProductMatch:
-    customer_id: int
-    topic: str
-    similarity: float
-
-
-def match_product(session: Session, *, sku: str, threshold: float,
-                  encode: Callable[[list[str]], Any]) -> list[ProductMatch]:
-    """Consenting customers whose strongest interest is at least `threshold` similar (cosine
-    of unit embeddings) to the product's text, best first. `encode` is the knowledge
-    embedder's `encode` (texts -> unit vectors)."""
-    from crm_store.models import Interest, Product
-
-    product = session.scalar(select(Product).where(Product.sku == sku))
-    if product is None:
-        raise NotFound(f"no product {sku!r}")
-    parts = [product.name, product.category, ", ".join(product.tags or []), product.description]
-    product_vector = encode([". ".join(p.strip() for p in parts if p and p.strip())])[0]
-    rows = session.execute(
-        select(Interest.customer_id, Interest.topic).join(Customer, Customer.id == Interest.customer_id)
-        .where(Customer.marketing_opt_in.is_(True), Customer.erased_at.is_(None))).all()
-    topics = sorted({topic for _, topic in rows})
-    if not topics:
-        return []
-    similarity = dict(zip(topics, (encode(topics) @ product_vector).tolist(), strict=True))
-    best: dict[int, ProductMatch] = {}
-    for customer_id, topic in rows:
-        score = similarity[topic]
-        if score >= threshold and (customer_id not in best or score > best[customer_id].similarity):
-            best[customer_id] = ProductMatch(customer_id, topic, score)
-    return sorted(best.values(), key=lambda m: -m.similarity)
-
-
-def notify_new_product(session: Session, *, sku: str, threshold: float,
-                       encode: Callable[[list[str]], Any], now: datetime | None = None,
-                       policy: SendPolicy | None = None) -> SendResult:
-    """Tell consenting, reachable customers whose interests match a new product about it (the
-    same cap and quiet hours as campaigns). One triggered campaign per product, so the report
-    shows how each announcement did."""
-    from crm_store.models import Product
-
-    now = now or utcnow()
-    policy = policy or SendPolicy.from_shop()
-    product = session.scalar(select(Product).where(Product.sku == sku))
-    if product is None:
-        raise NotFound(f"no product {sku!r}")
-    if product.archived_at is not None or not product.in_stock:
-        return SendResult()
-    matches = match_product(session, sku=sku, threshold=threshold, encode=encode)
-    if not any(segments.reachable(session, session.get(Customer, m.customer_id))
-               for m in matches):
-        # Nobody to tell (e.g. a shop's first catalog load): no empty campaign either.
-        return SendResult()
-    campaign = Campaign(name=f"New: {product.name}"[:200], kind="triggered", product_sku=sku,
-                        message="New in: {product} — {product_reason}.",
-                        status=CampaignStatus.DRAFT, created_at=now)
-    session.add(campaign)
-    session.flush()
-    if policy.quiet(now):
-        campaign.scheduled_at = policy.quiet_ends(now)
-        return SendResult(deferred_until=campaign.scheduled_at)
-    return _send_triggered(session, campaign, threshold=threshold, encode=encode, now=now,
-                           policy=policy, matches=matches)
-
-
-def _send_triggered(session: Session, campaign: Campaign, *, threshold: float,
-                    encode: Callable[[list[str]], Any], now: datetime,
-                    policy: SendPolicy, matches: list[ProductMatch] | None = None) -> SendResult:
-    from crm_store.models import Product
-
-    result = SendResult()
-    product = session.scalar(select(Product).where(Product.sku == campaign.product_sku))
-    if matches is None and product is not None:
-        matches = match_product(session, sku=product.sku, threshold=threshold, encode=encode)
-    for match in matches or []:
-        customer = session.get(Customer, match.customer_id)
-        reach = segments.reachable(session, customer)
-        if reach is None:
-            continue
-        if capped(session, customer_id=customer.id, now=now, cap_days=policy.cap_days):
-            result.capped += 1
-            continue
-        card = {"sku": product.sku, "name": product.name, "price": str(product.price),
-                "reason": f"because you're interested in {match.topic}"}
-        _queue(session, campaign, customer, reach, render(campaign.message, customer,
-                                                          product=card), now)
-        result.queued += 1
-        result.customer_ids.append(customer.id)
-    campaign.status = CampaignStatus.SENT if result.queued == 0 else CampaignStatus.SENDING
-    campaign.sent_at = now
-    session.flush()
-    logger.info("new product %s: %s notified, %s over the cap", campaign.product_sku,
-                result.queued, result.capped)
-    return result
 
 
 # --- status and report --------------------------------------------------------------------

@@ -42,10 +42,10 @@ def send_due_command() -> None:
     """Send scheduled campaigns whose time has come (run every few minutes, e.g. from cron).
     The gateway delivers what this queues."""
     from crm_store.db import session_scope
-    from crm_store.services import campaigns
+    from marketing.sending import send_due
 
     with session_scope() as session:
-        sent = campaigns.send_due(session)
+        sent = send_due(session)
         for campaign_id, result in sent.items():
             typer.echo(f"campaign {campaign_id}: {result.queued} queued, {result.capped} over "
                        f"the cap" + (f", waits until {result.deferred_until:%Y-%m-%d %H:%M %Z}"
@@ -77,9 +77,9 @@ def notify_after_import(result: ImportResult) -> None:
     if not result.added:
         return
     from crm_store.db import session_scope
-    from crm_store.services import campaigns
     from kefu_config.policy import load_policy
     from knowledge.service import get_service
+    from marketing.triggered import notify_new_product
 
     threshold = load_policy().marketing.match_threshold
     embedder = get_service().embedder
@@ -95,8 +95,7 @@ def notify_after_import(result: ImportResult) -> None:
         return np.stack([vectors[t] for t in texts])
     for sku in result.added:
         with session_scope() as session:
-            sent = campaigns.notify_new_product(session, sku=sku, threshold=threshold,
-                                                encode=encode)
+            sent = notify_new_product(session, sku=sku, threshold=threshold, encode=encode)
         typer.echo(f"  new product {sku}: {sent.queued} customers notified"
                    + (f", {sent.capped} over the cap" if sent.capped else "")
                    + (f", waits for the end of the quiet hours ({sent.deferred_until:%H:%M})"

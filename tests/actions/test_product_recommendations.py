@@ -20,9 +20,9 @@ from crm_store import db, migrate
 from crm_store.db import session_scope
 from crm_store.models import InterestSource, OrderStatus, Product
 from crm_store.services import interests
-from crm_store.services.campaigns import knowledge_recommender
 from kefu.cli import app as kefu_app
 from knowledge import recommend_for_customer, sync_from_store
+from marketing.composing import knowledge_recommender
 from tests.actions.conftest import tracker
 from tests.crm_store import factories
 

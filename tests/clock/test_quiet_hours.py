@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crm_store.services.campaigns import SendPolicy
+from marketing.rules import SendPolicy
 from tests.clock.moments import london
 
 pytestmark = pytest.mark.clock

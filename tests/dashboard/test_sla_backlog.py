@@ -82,25 +82,21 @@ def gateway(tmp_path):
 
 
 @pytest.mark.browser
-def test_the_sla_card_shows_the_open_backlog_beside_the_periods_figure(gateway):
-    from playwright.sync_api import expect, sync_playwright
+def test_the_sla_card_shows_the_open_backlog_beside_the_periods_figure(gateway, browser):
+    from playwright.sync_api import expect
 
-    from tests.dashboard.test_dashboard_web import CHROMIUM, CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{gateway.url}/dashboard")  # the default period: the last 30 days
-            page.fill("#email", "ada@shop.example")
-            page.fill("#password", PASSWORD)
-            page.locator("form[action='/login'] button[type=submit]").click()
-            headline = page.locator(".card[data-kpi=sla] .headline")
-            expect(headline).to_have_text(
-                "5 open tickets past the deadline now · 1 of 5 tickets opened in the period "
-                "breached (20.0%)")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(f"{gateway.url}/dashboard")  # the default period: the last 30 days
+        page.fill("#email", "ada@shop.example")
+        page.fill("#password", PASSWORD)
+        page.locator("form[action='/login'] button[type=submit]").click()
+        headline = page.locator(".card[data-kpi=sla] .headline")
+        expect(headline).to_have_text(
+            "5 open tickets past the deadline now · 1 of 5 tickets opened in the period "
+            "breached (20.0%)")
+    finally:
+        page.close()
     api = httpx.post(f"{gateway.url}/api/auth/login",
                      json={"email": "ada@shop.example", "password": PASSWORD})
     token = api.json()["token"]

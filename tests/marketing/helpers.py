@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import Conversation, Customer
 from crm_store.services import conversations, customers, identities, interests
-from crm_store.services.campaigns import SendPolicy
 from kefu_config.policy import load_policy
+from marketing.rules import SendPolicy
 from tests.crm_store import factories
 
 

@@ -4,10 +4,8 @@ report chart; an agent is refused the page."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from crm_store import db, migrate
 from crm_store.db import session_scope
@@ -20,9 +18,6 @@ from tests.support.gateway_server import GatewayServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
 
 
@@ -52,14 +47,6 @@ def gateway(tmp_path_factory):
     clock.set_source(None)
     server.stop()
     db.reset_engine()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def sign_in(browser, gateway, email):

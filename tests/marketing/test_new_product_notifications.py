@@ -11,10 +11,10 @@ from sqlalchemy import select
 from crm_store.db import session_scope
 from crm_store.importers.products import import_products
 from crm_store.models import Message
-from crm_store.services import campaigns
 from kefu_config.policy import load_policy
 from kefu_config.settings import get_settings
 from knowledge.embedder import get_embedder
+from marketing import matching, sending, triggered
 from tests.marketing.helpers import chat, london, person, shop_policy
 
 # Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).
@@ -55,10 +55,10 @@ def test_new_hiking_product_notifies_only_the_consenting_hiker(store, tmp_path):
     result = import_products(tmp_path / "b.csv")
     assert result.added == ["HIK-900"]
     with session_scope() as session:
-        matches = campaigns.match_product(session, sku="HIK-900", threshold=threshold,
+        matches = matching.match_product(session, sku="HIK-900", threshold=threshold,
                                           encode=encode)
         assert [(m.customer_id, m.topic) for m in matches] == [(hiker.id, "hiking")]
-        sent = campaigns.notify_new_product(session, sku="HIK-900", threshold=threshold,
+        sent = triggered.notify_new_product(session, sku="HIK-900", threshold=threshold,
                                             encode=encode, now=NOON, policy=shop_policy())
         assert sent.customer_ids == [hiker.id]
         [note] = _outbound(session, ids[0])
@@ -68,7 +68,7 @@ def test_new_hiking_product_notifies_only_the_consenting_hiker(store, tmp_path):
         assert card["reason"] == "because you're interested in hiking"
         assert _outbound(session, ids[1]) == [] and _outbound(session, ids[2]) == []
         # Announced a second time, the product does not reach the hiker again within the cap.
-        again = campaigns.notify_new_product(session, sku="HIK-900", threshold=threshold,
+        again = triggered.notify_new_product(session, sku="HIK-900", threshold=threshold,
                                              encode=encode, now=NOON, policy=shop_policy())
         assert (again.queued, again.capped) == (0, 1)
 
@@ -84,11 +84,11 @@ def test_new_product_in_the_quiet_hours_waits_until_morning(store, tmp_path):
     import_products(tmp_path / "b.csv")
     with session_scope() as session:
         night = london(2026, 11, 18, 23)
-        sent = campaigns.notify_new_product(session, sku="HIK-900", threshold=threshold,
+        sent = triggered.notify_new_product(session, sku="HIK-900", threshold=threshold,
                                             encode=encode, now=night, policy=shop_policy())
         assert sent.queued == 0 and sent.deferred_until == london(2026, 11, 19, 9)
-        assert campaigns.send_due(session, now=night, policy=shop_policy()) == {}
-        morning = campaigns.send_due(session, now=london(2026, 11, 19, 9, 1),
+        assert sending.send_due(session, now=night, policy=shop_policy()) == {}
+        morning = sending.send_due(session, now=london(2026, 11, 19, 9, 1),
                                      policy=shop_policy())
         [result] = morning.values()
         assert result.customer_ids == [hiker.id]

@@ -12,6 +12,7 @@ from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
 from crm_store.models import CampaignStatus, Message, OrderStatus
 from crm_store.services import campaigns, customers, segments
+from marketing import composing, sending
 from tests.crm_store import factories
 from tests.marketing.helpers import chat, london, person, shop_policy
 
@@ -81,7 +82,7 @@ def test_campaign_reaches_exactly_the_consenting_members_with_an_opt_out(store):
         segment = segments.create(session, name="Hikers", rules={"interests": ["hiking"]})
         campaign = campaigns.create(session, name="Trails", segment_id=segment.id,
                                     message="Hi {first_name}, new trail maps are in!")
-        result = campaigns.send(session, campaign_id=campaign.id, now=NOON,
+        result = sending.send(session, campaign_id=campaign.id, now=NOON,
                                 policy=shop_policy(), recommender=_no_product)
         assert sorted(result.customer_ids) == [ann.id, ben.id]
         [to_ann] = _queued_texts(session, "1001")
@@ -95,7 +96,7 @@ def test_campaign_reaches_exactly_the_consenting_members_with_an_opt_out(store):
         assert message.payload["buttons"] == [campaigns.OPT_OUT_BUTTON]
         assert message.delivery_status == "pending"  # the gateway's sweep sends it
         with pytest.raises(Exception, match="already sent"):
-            campaigns.send(session, campaign_id=campaign.id, now=NOON, policy=shop_policy())
+            sending.send(session, campaign_id=campaign.id, now=NOON, policy=shop_policy())
 
 
 def test_cap_quiet_hours_and_opt_out_hold_on_later_campaigns(store):
@@ -103,26 +104,26 @@ def test_cap_quiet_hours_and_opt_out_hold_on_later_campaigns(store):
     with session_scope() as session:
         ann, ben, *_ = _cast(session)
         first = campaigns.create(session, name="One", topic="hiking", message="One {first_name}")
-        assert campaigns.send(session, campaign_id=first.id, now=NOON, policy=policy,
+        assert sending.send(session, campaign_id=first.id, now=NOON, policy=policy,
                               recommender=_no_product).queued == 2
         # A day later: both are within the 3-day cap.
         second = campaigns.create(session, name="Two", topic="hiking", message="Two")
-        result = campaigns.send(session, campaign_id=second.id, now=NOON + timedelta(days=1),
+        result = sending.send(session, campaign_id=second.id, now=NOON + timedelta(days=1),
                                 policy=policy, recommender=_no_product)
         assert (result.queued, result.capped) == (0, 2)
         # Four days later but at 23:30 in London: nothing goes, it waits for 09:00.
         third = campaigns.create(session, name="Three", topic="hiking", message="Three")
         late = london(2026, 11, 22, 23, 30)
-        result = campaigns.send(session, campaign_id=third.id, now=late, policy=policy,
+        result = sending.send(session, campaign_id=third.id, now=late, policy=policy,
                                 recommender=_no_product)
         assert result.queued == 0 and result.deferred_until == london(2026, 11, 23, 9)
         assert third.status == CampaignStatus.DRAFT
-        assert campaigns.send_due(session, now=late + timedelta(hours=1), policy=policy,
+        assert sending.send_due(session, now=late + timedelta(hours=1), policy=policy,
                                   recommender=_no_product) == {}
         # Ann taps the opt-out before the morning.
         customers.set_marketing_consent(session, customer_id=ann.id, opt_in=False,
                                         source="telegram")
-        sent = campaigns.send_due(session, now=london(2026, 11, 23, 9, 5), policy=policy,
+        sent = sending.send_due(session, now=london(2026, 11, 23, 9, 5), policy=policy,
                                   recommender=_no_product)
         assert sent[third.id].customer_ids == [ben.id]
         report = campaigns.report(session, campaign_id=first.id)
@@ -146,7 +147,7 @@ def test_placeholders_are_checked_and_filled(store):
         ann = person(session, "ann@example.com", name="Ann Lee", topics=("hiking",))
         pick = {"sku": "HIK-1", "name": "Trail boots", "price": "99.00",
                 "reason": "because you like hiking"}
-        shown = campaigns.preview(session, message="{first_name}: {product} ({product_reason})",
+        shown = composing.preview(session, message="{first_name}: {product} ({product_reason})",
                                   customer_id=ann.id, recommender=lambda s, c: pick)
         assert shown.text.startswith("Ann: Trail boots (because you like hiking)")
         assert shown.payload["products"][0]["sku"] == "HIK-1"
@@ -186,7 +187,7 @@ def test_report_counts_replies_and_orders_within_seven_days(store):
         boots = factories.product(session, "B-9", price="80.00")
         campaign = campaigns.create(session, name="Boots", topic="hiking", message="Boots!")
         sent_at = london(2026, 11, 18, 12)
-        campaigns.send(session, campaign_id=campaign.id, now=sent_at, policy=shop_policy(),
+        sending.send(session, campaign_id=campaign.id, now=sent_at, policy=shop_policy(),
                        recommender=_no_product)
         # The gateway delivers both messages (only customers reached count for conversion).
         for row in campaign.deliveries:
@@ -224,10 +225,10 @@ def test_preview_recommends_a_product_from_the_knowledge_index(store, tmp_path):
     service = KnowledgeService(tmp_path / "knowledge", model=get_settings().embedding_model)
     service.sync_from_source(StoreSource())
     with session_scope() as session:
-        shown = campaigns.preview(
+        shown = composing.preview(
             session, message="{first_name}, meet {product}: {product_reason}",
             customer_id=ann_id,
-            recommender=partial(campaigns.knowledge_recommender, service=service))
+            recommender=partial(composing.knowledge_recommender, service=service))
         assert shown.text.startswith("Ann, meet Alpine trekking boots: ")
         assert "hiking" in shown.product["reason"]
         assert shown.payload["products"][0]["sku"] == "HIK-7"

@@ -1,0 +1,87 @@
+"""What one recipient reads: the message with its placeholders filled, a product picked for
+them by the knowledge index, and the opt-out line every campaign message ends with."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crm_store.errors import InvalidInput, NotFound
+from crm_store.models import Customer
+from crm_store.services.campaigns import OPT_OUT_BUTTON, OPT_OUT_TEXT, check_placeholders
+from knowledge.profiles import popular_skus, profile_for
+from knowledge.recommend import recommend
+from knowledge.service import get_service
+
+logger = logging.getLogger(__name__)
+
+# (session, customer id) -> a recommended product {"sku", "name", "price", "reason"} or None.
+Recommender = Callable[[Session, int], dict[str, Any] | None]
+
+
+def knowledge_recommender(session: Session, customer_id: int,
+                          service: Any = None) -> dict[str, Any] | None:
+    """The knowledge index's top recommendation for this customer, with its reason: the same
+    profile and best sellers chat recommends from (knowledge/profiles.py).
+
+    Called inside the caller's unit of work, so it takes the index as loaded: checking the
+    catalog for changes would open a second session, which waits for this one's write lock
+    on SQLite."""
+    service = service or get_service()
+    picks = recommend(service.loaded_searcher(), profile_for(session, customer_id), k=1,
+                      popular=popular_skus(session, service))
+    return picks[0].to_dict() if picks else None
+
+
+def recommendation_or_none(session: Session, customer_id: int) -> dict[str, Any] | None:
+    """knowledge_recommender for the gateway's pages and sweep: a shop without a catalog (or an
+    index that fails) has nothing to recommend, which the caller reports per recipient."""
+    try:
+        return knowledge_recommender(session, customer_id)
+    except Exception:  # noqa: BLE001 - any failure of the index means "nothing to recommend"
+        logger.exception("no recommendation for customer %s", customer_id)
+        return None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    product: dict[str, Any] | None
+    payload: dict[str, Any]
+
+
+def render(message: str, customer: Customer, *, product: dict[str, Any] | None = None) -> Rendered:
+    """The message as this customer reads it, with the opt-out line and button."""
+    first = (customer.name or "").split()[0] if (customer.name or "").strip() else "there"
+    values = {"first_name": first, "product": "", "product_reason": "", "product_price": ""}
+    if product:
+        values.update(product=product["name"], product_reason=product.get("reason", ""),
+                      product_price=str(product.get("price", "")))
+    text = message.format(**values).strip()
+    payload: dict[str, Any] = {"buttons": [OPT_OUT_BUTTON], "campaign": True}
+    if product:
+        payload["products"] = [{k: product[k] for k in ("sku", "name", "price", "reason")
+                                if k in product}]
+    return Rendered(f"{text}\n\n{OPT_OUT_TEXT}", product, payload)
+
+
+def needs_product(message: str) -> bool:
+    """Does the message name the recommended product ({product}, {product_reason} …)?"""
+    return any(name.startswith("product") for name in check_placeholders(message))
+
+
+def preview(session: Session, *, message: str, customer_id: int,
+            recommender: Recommender = knowledge_recommender) -> Rendered:
+    """What one (sample) customer would receive."""
+    wants_product = needs_product(message)
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.erased_at is not None:
+        raise NotFound(f"no customer {customer_id}")
+    product = recommender(session, customer.id) if wants_product else None
+    if wants_product and product is None:
+        raise InvalidInput("no product to recommend to this customer")
+    return render(message, customer, product=product)
