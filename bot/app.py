@@ -17,13 +17,19 @@ from fastapi import FastAPI
 
 from bot import limits
 from bot.channels import rest, telegram, web
+from bot.fanout import RedisFanout
 from bot.gateway import Gateway
 from bot.outbound import Dispatcher
 from bot.rasa_client import RasaClient
-from bot.routes import dashboard, errors, health, staff_console
-from bot.routes import campaigns, segments  # the marketing console
-from bot.fanout import RedisFanout
 from bot.rasa_events import RasaEventConsumer
+from bot.routes import (  # the marketing console
+    campaigns,
+    dashboard,
+    errors,
+    health,
+    segments,
+    staff_console,
+)
 from bot.staff_bus import InProcessStaffBus, RedisStaffBus, StaffBus
 from crm_store import db, migrate
 from kefu_config.settings import Settings, get_settings

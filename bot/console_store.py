@@ -15,6 +15,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Content
+from bot.schemas import (
+    ButtonPublic,
+    ConversationPublic,
+    ConversationRefPublic,
+    CustomerPublic,
+    HandoffPublic,
+    IdentityPublic,
+    InterestPublic,
+    MessagePublic,
+    NotePublic,
+    OrderItemPublic,
+    OrderPublic,
+    ProductPublic,
+    StaffPublic,
+    StaffRef,
+    TicketPublic,
+)
 from bot.store import ConversationRef, conversation_ref
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import (
@@ -39,23 +56,6 @@ from crm_store.services import (
     notes,
     orders,
     tickets,
-)
-from bot.schemas import (
-    ButtonPublic,
-    ConversationPublic,
-    ConversationRefPublic,
-    CustomerPublic,
-    HandoffPublic,
-    IdentityPublic,
-    InterestPublic,
-    MessagePublic,
-    NotePublic,
-    OrderItemPublic,
-    OrderPublic,
-    ProductPublic,
-    StaffPublic,
-    StaffRef,
-    TicketPublic,
 )
 
 QUEUED = (HandoffStatus.REQUESTED, HandoffStatus.WAITING)

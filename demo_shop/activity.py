@@ -23,8 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Customer, DeliveryStatus, Direction, Message, SenderKind, StaffRole
-from crm_store.services import campaigns, complaints, conversations, handoffs, identities
-from crm_store.services import staff, tickets
+from crm_store.services import (
+    campaigns,
+    complaints,
+    conversations,
+    handoffs,
+    identities,
+    staff,
+    tickets,
+)
 
 logger = logging.getLogger(__name__)
 

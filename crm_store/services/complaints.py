@@ -15,7 +15,15 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store.models import Order, OrderStatus, Ticket, TicketCategory, TicketKind, TicketPriority, utcnow
+from crm_store.models import (
+    Order,
+    OrderStatus,
+    Ticket,
+    TicketCategory,
+    TicketKind,
+    TicketPriority,
+    utcnow,
+)
 from crm_store.services import tickets
 from kefu_config.policy import load_policy
 
