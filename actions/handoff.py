@@ -15,30 +15,32 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import consecutive_misses
 from actions.store import in_store, sender_identity
-from crm_store.models import ConversationMode
+from crm_store.models import TicketPriority
 from crm_store.services import conversations, handoffs
 from kefu_config.handoff import next_steps_text  # shared with the gateway's /human fallback
 
 
-def handoff_reason(tracker: Tracker) -> str:
+def handoff_reason(tracker: Tracker) -> tuple[str, TicketPriority]:
+    """Why the conversation goes to a person, and how urgent that makes it in the queue."""
     if tracker.get_slot("verification_blocked"):
-        return "could not verify the order details three times"
+        return "could not verify the order details three times", TicketPriority.HIGH
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if intent == "complaint":
-        return "angry or urgent complaint"
+        return "angry or urgent complaint", TicketPriority.URGENT
     # The customer's turns just before this one that the fallback answered, in a row: after
     # two the fallback offers a person. One miss, or misses long ago, are not the reason.
     if consecutive_misses(tracker.events) - 1 >= 2:
-        return "customer asked for a person after the assistant did not understand twice"
-    return "customer asked for a person"
+        return ("customer asked for a person after the assistant did not understand twice",
+                TicketPriority.HIGH)
+    return "customer asked for a person", TicketPriority.NORMAL
 
 
-def request_handoff(session, channel: str, external_id: str, reason: str) -> int:
-    """Open (or reuse) the handoff, put the conversation in human mode; the queue position."""
+def request_handoff(session, channel: str, external_id: str, reason: str,
+                    priority: TicketPriority) -> int:
+    """Hand the conversation to staff (crm_store's rule); the customer's place in the queue."""
     conversation = conversations.get_or_start(session, channel=channel, external_id=external_id)
-    handoff = handoffs.request(session, conversation_id=conversation.id, reason=reason)
-    handoffs.mark_waiting(session, handoff_id=handoff.id)
-    conversations.set_mode(session, conversation_id=conversation.id, mode=ConversationMode.HUMAN)
+    handoff = handoffs.hand_over(session, conversation_id=conversation.id, reason=reason,
+                                 priority=priority)
     return handoffs.position(session, handoff_id=handoff.id)
 
 
@@ -49,7 +51,8 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         channel, external_id = sender_identity(tracker)
-        reason = handoff_reason(tracker)
-        position = await in_store(lambda s: request_handoff(s, channel, external_id, reason))
+        reason, priority = handoff_reason(tracker)
+        position = await in_store(
+            lambda s: request_handoff(s, channel, external_id, reason, priority))
         dispatcher.utter_message(text=next_steps_text(position))
         return []

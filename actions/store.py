@@ -1,24 +1,23 @@
-"""How actions reach crm_store: one short unit of work per call, off the event loop.
+"""How actions reach crm_store: who the sender is, and one short unit of work per call.
 
-The action server is asynchronous (Sanic); SQLAlchemy sessions are blocking. Each call runs
-in a worker thread with its own session, so a slow database never stalls other customers'
-actions, and no session outlives the action that opened it.
+The action server is asynchronous (Sanic); SQLAlchemy sessions are blocking. `in_store` runs
+each unit of work through crm_store's one helper (`crm_store.db.run_in_thread`): in a worker
+thread with its own session, so a slow database never stalls other customers' actions, and no
+session outlives the action that opened it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
 from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
-from crm_store.db import session_scope
+from crm_store.db import run_in_thread
 from kefu_config import senders
 
 T = TypeVar("T")
-
 
 
 def sender_identity(tracker: Tracker) -> tuple[str, str]:
@@ -30,10 +29,5 @@ def sender_identity(tracker: Tracker) -> tuple[str, str]:
 
 
 async def in_store(work: Callable[[Session], T]) -> T:
-    """Run `work(session)` as one unit of work in a thread; commits on success."""
-
-    def unit() -> T:
-        with session_scope() as session:
-            return work(session)
-
-    return await asyncio.to_thread(unit)
+    """`work(session)` as one unit of work, committed, off the action server's event loop."""
+    return await run_in_thread(work)

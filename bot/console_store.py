@@ -64,8 +64,6 @@ STATES: dict[str, tuple[HandoffStatus, ...]] = {
     "claimed": (HandoffStatus.CLAIMED,),
     "resolved": (HandoffStatus.RESOLVED,),
 }
-PRIORITY_RANK = {TicketPriority.LOW: 0, TicketPriority.NORMAL: 1, TicketPriority.HIGH: 2,
-                 TicketPriority.URGENT: 3}
 SERVICE_ROLES = (StaffRole.AGENT, StaffRole.ADMIN)
 TRANSCRIPT_LIMIT = 500
 
@@ -102,27 +100,6 @@ def _staff_ref(session: Session, staff_id: int | None) -> StaffRef | None:
     return StaffRef(id=user.id, name=user.name or user.email.split("@")[0])
 
 
-def _reason_priority(reason: str | None) -> TicketPriority:
-    """How urgent a handoff is from why it happened (action_handoff's reasons)."""
-    text = (reason or "").lower()
-    if "complaint" in text or "urgent" in text or "angry" in text:
-        return TicketPriority.URGENT
-    if "verif" in text or "did not understand" in text:
-        return TicketPriority.HIGH
-    return TicketPriority.NORMAL
-
-
-def _handoff_priority(session: Session, handoff: Handoff, customer_id: int | None
-                      ) -> TicketPriority:
-    """The reason's urgency, raised to that of the customer's most urgent open ticket."""
-    best = _reason_priority(handoff.reason)
-    if customer_id is not None:
-        for ticket in tickets.for_customer(session, customer_id=customer_id, active_only=True):
-            if PRIORITY_RANK[ticket.priority] > PRIORITY_RANK[best]:
-                best = ticket.priority
-    return best
-
-
 def _state(handoff: Handoff) -> str:
     if handoff.status in QUEUED:
         return "waiting"
@@ -145,7 +122,8 @@ def handoff_public(session: Session, handoff: Handoff, now: datetime | None = No
         customer_name=_customer_name(customer, conversation.channel),
         channel=conversation.channel, status=_state(handoff), reason=handoff.reason,
         created_at=handoff.requested_at,
-        priority=_handoff_priority(session, handoff, conversation.customer_id).value,
+        priority=handoffs.urgency(session, handoff,
+                                  customer_id=conversation.customer_id).value,
         waiting_seconds=max(0, int((until - handoff.requested_at).total_seconds())),
         claimed_by=_staff_ref(session, handoff.claimed_by_id), claimed_at=handoff.claimed_at,
         resolved_at=handoff.resolved_at,
@@ -214,7 +192,7 @@ def list_handoffs(state: str, limit: int) -> Callable[[Session], list[HandoffPub
                  for h in handoffs.with_status(session, statuses=STATES[state], limit=limit)]
         if state == "waiting":
             # Most urgent first; within a priority, whoever has waited longest.
-            found.sort(key=lambda h: (-PRIORITY_RANK[TicketPriority(h.priority)],
+            found.sort(key=lambda h: (-handoffs.PRIORITY_RANK[TicketPriority(h.priority)],
                                       h.created_at, h.id))
         return found
     return work

@@ -1,8 +1,8 @@
 """The gateway's units of work on crm_store, each run in a worker thread.
 
 SQLAlchemy sessions block; the gateway's event loop must not. Every call here opens one
-short session in a thread (`asyncio.to_thread`), does one thing through crm_store's services
-and returns plain frozen dataclasses, so no ORM object crosses back into async code.
+short session in a thread (`crm_store.db.run_in_thread`), does one thing through crm_store's
+services and returns plain frozen dataclasses, so no ORM object crosses back into async code.
 
 When the database cannot be reached, `run` raises `StoreUnavailable` (an HTTP 503 with
 Retry-After, so any route that lets it through answers API callers properly). Work that
@@ -12,10 +12,8 @@ bookkeeping — passes `wait=OUTAGE_GRACE` and is retried until the database is 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,9 +22,16 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from bot.messages import Button, ChatMessage, Content
-from crm_store.db import session_scope
+from crm_store import db
 from crm_store.models import (
     Conversation,
     ConversationMode,
@@ -137,31 +142,29 @@ def is_outage(exc: BaseException) -> bool:
 
 
 async def run(work: Callable[[Session], T], *, wait: float = 0.0) -> T:
-    """`work(session)` as one unit of work in a thread; commits when it returns.
+    """`work(session)` as one unit of work in a thread (crm_store.db.run_in_thread).
 
     When the database is down the unit is retried for up to `wait` seconds (it rolled back,
     so a retry writes nothing twice — short of a commit whose answer was lost on the way),
     then StoreUnavailable is raised.
     """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(lambda exc: isinstance(exc, SQLAlchemyError)
+                                 and is_outage(exc)),
+        wait=wait_exponential(multiplier=0.25, max=2.0), stop=stop_before_delay(wait),
+        before_sleep=_log_outage, reraise=True)
+    try:
+        return await retrying(db.run_in_thread, work)
+    except SQLAlchemyError as exc:
+        if not is_outage(exc):
+            raise
+        raise StoreUnavailable(type(getattr(exc, "orig", exc)).__name__) from exc
 
-    def unit() -> T:
-        with session_scope() as session:
-            return work(session)
 
-    deadline = time.monotonic() + wait
-    delay = 0.25
-    while True:
-        try:
-            return await asyncio.to_thread(unit)
-        except SQLAlchemyError as exc:
-            if not is_outage(exc):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise StoreUnavailable(type(getattr(exc, "orig", exc)).__name__) from exc
-            logger.warning("customer store unavailable (%s); retrying in %.2f s",
-                           getattr(exc, "orig", exc), delay)
-        await asyncio.sleep(delay)
-        delay = min(2.0, delay * 2)
+def _log_outage(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    logger.warning("customer store unavailable (%s); retrying in %.2f s",
+                   getattr(exc, "orig", exc), state.upcoming_sleep)
 
 
 # --- inbound -----------------------------------------------------------------------------------
@@ -220,19 +223,16 @@ def request_handoff(conversation_id: int, reason: str) -> Callable[[Session], in
 
 def _enter_human_mode(session: Session, conversation_id: int,
                       reason: str | None) -> Handoff | None:
-    """Human mode with a waiting handoff; the handoff, or None if there is none.
+    """Human mode with a waiting handoff (crm_store's rule); None if nobody asked for one.
 
     Called only for a conversation that was in bot mode when the turn began, so a handoff
     found active here is new to the gateway (even if an action already switched the mode).
+    A handoff the gateway opens itself (/human, a dialogue's handoff signal) is of normal
+    priority; action_handoff opens its own with the priority its reason warrants.
     """
-    active = handoffs.active_for(session, conversation_id=conversation_id)
-    if active is None and reason is not None:
-        active = handoffs.request(session, conversation_id=conversation_id, reason=reason)
-    if active is None:
+    if reason is None and handoffs.active_for(session, conversation_id=conversation_id) is None:
         return None
-    handoffs.mark_waiting(session, handoff_id=active.id)
-    conversations.set_mode(session, conversation_id=conversation_id, mode=ConversationMode.HUMAN)
-    return active
+    return handoffs.hand_over(session, conversation_id=conversation_id, reason=reason)
 
 
 def _clamp(confidence: float | None) -> float | None:

@@ -2,15 +2,20 @@
 
 The URL comes from settings (`KEFU_DATABASE_URL`, default a SQLite file in the data directory);
 tests and tools point the store elsewhere with `configure(url)` and undo it with `reset_engine()`.
+
+One unit of work, for every caller: `run(work)` calls `work(session)` in one session and commits
+(`session_scope` is the same as a `with` block); `run_in_thread(work)` does it from an event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kefu_config.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -125,3 +132,16 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def run(work: Callable[[Session], T]) -> T:
+    """`work(session)` as one unit of work (session_scope): what every caller that is not
+    already inside a `with session_scope()` block uses."""
+    with session_scope() as session:
+        return work(session)
+
+
+async def run_in_thread(work: Callable[[Session], T]) -> T:
+    """The same from an event loop (the gateway, the action server): the database call runs
+    in a worker thread so the loop keeps serving other customers meanwhile."""
+    return await asyncio.to_thread(run, work)

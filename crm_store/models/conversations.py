@@ -15,6 +15,7 @@ from crm_store.models.enums import (
     Direction,
     HandoffStatus,
     SenderKind,
+    TicketPriority,
 )
 
 
@@ -101,6 +102,11 @@ class Handoff(Base):
     )
     status: Mapped[HandoffStatus] = mapped_column(str_enum(HandoffStatus, "handoff_status"))
     reason: Mapped[str | None] = mapped_column(Text)
+    # How urgent, decided by whoever hands over (an angry complaint: urgent); the queue also
+    # raises it to the customer's most urgent open ticket (handoffs.urgency).
+    priority: Mapped[TicketPriority] = mapped_column(
+        str_enum(TicketPriority, "handoff_priority"), default=TicketPriority.NORMAL,
+        server_default=TicketPriority.NORMAL.value)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     claimed_at: Mapped[datetime | None]

@@ -25,7 +25,6 @@ from crm_store.models import (
     utcnow,
 )
 from crm_store.services import tickets
-from kefu_config.policy import load_policy
 
 # Order matters only for ties: the category with most keyword hits wins.
 CATEGORY_KEYWORDS: dict[TicketCategory, tuple[str, ...]] = {
@@ -133,13 +132,6 @@ def triage(session: Session, *, text: str, customer_id: int | None,
     return Triage(classify(text), priority, angry, urgent, repeat, high_value)
 
 
-def sla_due(priority: TicketPriority, *, now: datetime | None = None) -> datetime:
-    hours = load_policy().tickets.sla_hours.get(priority.value)
-    if hours is None:
-        raise ValueError(f"the policy file has no SLA for priority {priority.value!r}")
-    return (now or utcnow()) + timedelta(hours=hours)
-
-
 def file_complaint(
     session: Session,
     *,
@@ -163,5 +155,5 @@ def file_complaint(
         session, subject=subject, kind=TicketKind.COMPLAINT, category=result.category,
         priority=result.priority, description=description, customer_id=customer_id,
         conversation_id=conversation_id, order_id=order_id, channel=channel,
-        sla_due_at=sla_due(result.priority, now=now), actor="bot")
+        sla_due_at=tickets.sla_due(result.priority, opened_at=now), actor="bot")
     return ticket, result

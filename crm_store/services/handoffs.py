@@ -6,8 +6,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_store.errors import NotAllowed, NotFound
-from crm_store.models import Conversation, ConversationMode, Handoff, HandoffStatus, utcnow
-from crm_store.services import audit
+from crm_store.models import (
+    Conversation,
+    ConversationMode,
+    Handoff,
+    HandoffStatus,
+    TicketPriority,
+    utcnow,
+)
+from crm_store.services import audit, conversations, tickets
+
+# Most urgent last: a handoff's place in the queue (see urgency).
+PRIORITY_RANK = {TicketPriority.LOW: 0, TicketPriority.NORMAL: 1, TicketPriority.HIGH: 2,
+                 TicketPriority.URGENT: 3}
 
 ACTIVE = (HandoffStatus.REQUESTED, HandoffStatus.WAITING, HandoffStatus.CLAIMED)
 
@@ -20,6 +31,7 @@ def active_for(session: Session, *, conversation_id: int) -> Handoff | None:
 
 
 def request(session: Session, *, conversation_id: int, reason: str | None = None,
+            priority: TicketPriority | str = TicketPriority.NORMAL,
             actor: str = "bot") -> Handoff:
     """Ask for a person; asking again while one is pending returns the pending handoff."""
     conversation = session.get(Conversation, conversation_id)
@@ -29,12 +41,39 @@ def request(session: Session, *, conversation_id: int, reason: str | None = None
     if existing is not None:
         return existing
     handoff = Handoff(conversation_id=conversation_id, status=HandoffStatus.REQUESTED,
-                      reason=reason, requested_at=utcnow())
+                      reason=reason, priority=TicketPriority(priority),
+                      requested_at=utcnow())
     session.add(handoff)
     session.flush()
     audit.record(session, actor=actor, action="handoff.request", entity="conversation",
                  entity_id=conversation_id, details={"handoff_id": handoff.id})
     return handoff
+
+
+def hand_over(session: Session, *, conversation_id: int, reason: str | None,
+              priority: TicketPriority | str = TicketPriority.NORMAL) -> Handoff:
+    """The conversation goes to staff: its open handoff (or a new one with `reason` and
+    `priority`) waits in the agents' queue and the conversation is in human mode, so the
+    gateway stops passing the customer's messages to the dialogue. The dialogue's
+    action_handoff and the gateway's own /human fallback both hand over through here."""
+    handoff = request(session, conversation_id=conversation_id, reason=reason,
+                      priority=priority)
+    mark_waiting(session, handoff_id=handoff.id)
+    conversations.set_mode(session, conversation_id=conversation_id,
+                           mode=ConversationMode.HUMAN)
+    return handoff
+
+
+def urgency(session: Session, handoff: Handoff, *, customer_id: int | None) -> TicketPriority:
+    """How urgent the waiting conversation is: the handoff's own priority, raised to that of
+    the customer's most urgent open ticket (a customer with an urgent complaint open who asks
+    for a person again comes first)."""
+    best = handoff.priority or TicketPriority.NORMAL
+    if customer_id is not None:
+        for ticket in tickets.for_customer(session, customer_id=customer_id, active_only=True):
+            if PRIORITY_RANK[ticket.priority] > PRIORITY_RANK[best]:
+                best = ticket.priority
+    return best
 
 
 def mark_waiting(session: Session, *, handoff_id: int) -> Handoff:

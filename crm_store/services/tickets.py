@@ -31,11 +31,20 @@ SLA = {
 
 
 def sla_for(priority: TicketPriority) -> timedelta:
-    """The shop's promise for this priority: policy/shop.yml `tickets.sla_hours`, else SLA."""
+    """The shop's promise for this priority: policy/shop.yml `tickets.sla_hours`, else SLA.
+
+    A policy that leaves a priority out gets the default, not an error: a complaint must be
+    filed (and the customer told when to expect an answer) whatever the shop wrote."""
     from kefu_config.policy import load_policy
 
     hours = load_policy().tickets.sla_hours.get(priority.value)
     return timedelta(hours=hours) if hours is not None else SLA[priority]
+
+
+def sla_due(priority: TicketPriority, *, opened_at: datetime) -> datetime:
+    """When the shop promised to answer a ticket of this priority opened at `opened_at`: the
+    one rule for every ticket, complaints included."""
+    return opened_at + sla_for(priority)
 # Ticket references start at T-1001 so they always have four digits or more.
 REFERENCE_OFFSET = 1000
 ACTIVE = frozenset({TicketStatus.OPEN, TicketStatus.PENDING})
@@ -75,7 +84,7 @@ def open(  # noqa: A001 - the aggregate's verb; callers write tickets.open(...)
         customer_id=customer_id, conversation_id=conversation_id, order_id=order_id,
         kind=kind, category=category, priority=priority, status=TicketStatus.OPEN,
         subject=subject, description=description.strip(), channel=channel,
-        sla_due_at=sla_due_at or now + sla_for(priority),
+        sla_due_at=sla_due_at or sla_due(priority, opened_at=now),
         created_at=now, updated_at=now,
     )
     session.add(ticket)
@@ -214,7 +223,7 @@ def set_priority(session: Session, *, ticket_id: int, priority: TicketPriority |
         return ticket
     previous = ticket.priority
     ticket.priority = priority
-    ticket.sla_due_at = ticket.created_at + sla_for(priority)
+    ticket.sla_due_at = sla_due(priority, opened_at=ticket.created_at)
     ticket.updated_at = utcnow()
     audit.record(session, actor=actor, action="ticket.priority", entity="ticket",
                  entity_id=ticket.id, details={"from": previous.value, "to": priority.value})

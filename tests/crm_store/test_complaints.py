@@ -12,6 +12,7 @@ from crm_store.models import TicketCategory, TicketKind, TicketPriority, utcnow
 from crm_store.services import complaints, conversations, tickets
 from kefu_config.policy import load_policy
 from tests.crm_store import factories
+from tests.support.shop_policy import ALWAYS_OPEN, policy_file
 
 # Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).
 pytestmark = pytest.mark.clock
@@ -71,6 +72,29 @@ def test_file_complaint_opens_a_ticket_with_the_policy_sla(store):
         assert abs((ticket.sla_due_at - ticket.created_at) - timedelta(hours=hours)) < timedelta(seconds=5)
         assert "a replacement please" in ticket.description
         assert ticket.reference.startswith("T-")
+
+
+def test_a_policy_without_a_priority_s_sla_still_files_the_complaint(store, tmp_path,
+                                                                       monkeypatch):
+    """Tickets and complaints share one SLA rule: a priority the shop's policy leaves out gets
+    the documented default (8 hours for high), it does not refuse the customer's complaint."""
+    sla_hours = {"urgent": 4, "normal": 24, "low": 72}  # no "high"
+    monkeypatch.setenv("KEFU_POLICY_FILE", str(policy_file(tmp_path, hours=ALWAYS_OPEN,
+                                                           tickets={"sla_hours": sla_hours})))
+    load_policy.cache_clear()
+    try:
+        with session_scope() as session:
+            jane = factories.customer(session, "jane.high@example.com")
+            for _ in range(2):  # a repeat complaint within the window is high priority
+                ticket, result = complaints.file_complaint(
+                    session, details="The parcel arrived damaged again", customer_id=jane.id)
+            assert result.priority == TicketPriority.HIGH
+            late = ticket.sla_due_at - ticket.created_at - tickets.SLA[TicketPriority.HIGH]
+            assert abs(late) < timedelta(seconds=5)
+            plain = tickets.open(session, subject="Where is it?", priority="high")
+            assert plain.sla_due_at - plain.created_at == tickets.SLA[TicketPriority.HIGH]
+    finally:
+        load_policy.cache_clear()
 
 
 def test_conversation_rating_is_stored_and_checked(store):

@@ -61,6 +61,32 @@ def test_session_scope_commits_on_success_and_rolls_back_on_error(store):
     assert emails == {"kept@example.com"}
 
 
+def test_run_and_run_in_thread_are_one_committed_unit_of_work(store):
+    """db.run (the CLI) and db.run_in_thread (gateway, action server): work(session) in one
+    session, committed when it returns, rolled back when it raises; the async one off the
+    event loop's thread."""
+    import asyncio
+    import threading
+
+    def add(email: str):
+        def work(session):
+            session.add(Customer(email=email, tags=[]))
+            session.flush()
+            return threading.get_ident()
+        return work
+
+    def fail(session):
+        add("lost@example.com")(session)
+        raise RuntimeError("boom")
+
+    assert db.run(add("sync@example.com")) == threading.get_ident()
+    assert asyncio.run(db.run_in_thread(add("async@example.com"))) != threading.get_ident()
+    with pytest.raises(RuntimeError):
+        asyncio.run(db.run_in_thread(fail))
+    emails = db.run(lambda session: set(session.scalars(select(Customer.email))))
+    assert emails == {"sync@example.com", "async@example.com"}
+
+
 def test_foreign_keys_are_enforced(store):
     with pytest.raises(IntegrityError):
         with db.session_scope() as session:

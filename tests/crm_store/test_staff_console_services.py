@@ -23,6 +23,7 @@ from crm_store.models import (
 from crm_store.privacy import export_customer, forget_customer
 from crm_store.services import (
     conversations,
+    customers,
     handoffs,
     notes,
     staff,
@@ -214,3 +215,20 @@ def test_purge_forgets_ended_sessions_and_stale_failures_but_not_lockouts(store)
     with session_scope() as session:
         assert session.scalars(select(StaffSession.token_hash)).all() == ["2" * 64]
         assert session.scalars(select(LoginThrottle.email)).all() == ["locked@shop.example"]
+
+
+def test_a_handoff_s_queue_priority_is_what_the_caller_said_raised_by_open_tickets(store):
+    """No guessing from the reason's words: a calm handoff whose reason mentions a complaint
+    stays normal until the customer has an urgent ticket open."""
+    with session_scope() as session:
+        message = conversations.append(session, channel="rest", external_id="prio",
+                                       direction="inbound", sender_kind="customer", text="hi")
+        handoff = handoffs.hand_over(session, conversation_id=message.conversation_id,
+                                     reason="customer asked about their complaint")
+        customer = customers.find_or_create_by_identity(session, channel="rest",
+                                                        external_id="prio")
+        assert handoffs.urgency(session, handoff, customer_id=customer.id) == \
+            TicketPriority.NORMAL
+        tickets.open(session, subject="Broken", priority="urgent", customer_id=customer.id)
+        assert handoffs.urgency(session, handoff, customer_id=customer.id) == \
+            TicketPriority.URGENT

@@ -12,16 +12,16 @@ import pytest
 
 from bot import store as units
 from bot.messages import Content
+from crm_store import db
 from crm_store.db import session_scope
 from tests.faults.conftest import new_sender
 
 
 @pytest.fixture
 def via_proxy(store, monkeypatch):
-    """bot.store's units of work on the proxied database (the test process's engine setting
-    is left alone for the other test packages)."""
-    monkeypatch.setattr(units, "session_scope",
-                        functools.partial(session_scope, store.proxied_url))
+    """bot.store's units of work (through crm_store.db.run) on the proxied database, for this
+    test only (the test process's engine setting is left alone for the other test packages)."""
+    monkeypatch.setattr(db, "session_scope", functools.partial(session_scope, store.proxied_url))
     yield store
     store.proxy.restore()
 
