@@ -15,32 +15,34 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import consecutive_misses
 from actions.store import in_store, sender_identity
-from crm_store.models import TicketPriority
 from crm_store.services import conversations, handoffs
+from crm_store.services.handoffs import HandoffKind
 from kefu_config.handoff import next_steps_text  # shared with the gateway's /human fallback
 
 
-def handoff_reason(tracker: Tracker) -> tuple[str, TicketPriority]:
-    """Why the conversation goes to a person, and how urgent that makes it in the queue."""
+def handoff_reason(tracker: Tracker) -> tuple[str, HandoffKind]:
+    """Why the conversation goes to a person, in words for staff and as crm_store's kind
+    (which decides how urgent the handoff is in the agents' queue)."""
     if tracker.get_slot("verification_blocked"):
-        return "could not verify the order details three times", TicketPriority.HIGH
+        return ("could not verify the order details three times",
+                HandoffKind.VERIFICATION_FAILED)
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if intent == "complaint":
-        return "angry or urgent complaint", TicketPriority.URGENT
+        return "angry or urgent complaint", HandoffKind.COMPLAINT
     # The customer's turns just before this one that the fallback answered, in a row: after
     # two the fallback offers a person. One miss, or misses long ago, are not the reason.
     if consecutive_misses(tracker.events) - 1 >= 2:
         return ("customer asked for a person after the assistant did not understand twice",
-                TicketPriority.HIGH)
-    return "customer asked for a person", TicketPriority.NORMAL
+                HandoffKind.NOT_UNDERSTOOD)
+    return "customer asked for a person", HandoffKind.ASKED
 
 
 def request_handoff(session, channel: str, external_id: str, reason: str,
-                    priority: TicketPriority) -> int:
+                    kind: HandoffKind) -> int:
     """Hand the conversation to staff (crm_store's rule); the customer's place in the queue."""
     conversation = conversations.get_or_start(session, channel=channel, external_id=external_id)
     handoff = handoffs.hand_over(session, conversation_id=conversation.id, reason=reason,
-                                 priority=priority)
+                                 kind=kind)
     return handoffs.position(session, handoff_id=handoff.id)
 
 
@@ -51,8 +53,7 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         channel, external_id = sender_identity(tracker)
-        reason, priority = handoff_reason(tracker)
-        position = await in_store(
-            lambda s: request_handoff(s, channel, external_id, reason, priority))
+        reason, kind = handoff_reason(tracker)
+        position = await in_store(lambda s: request_handoff(s, channel, external_id, reason, kind))
         dispatcher.utter_message(text=next_steps_text(position))
         return []

@@ -227,12 +227,13 @@ def _enter_human_mode(session: Session, conversation_id: int,
 
     Called only for a conversation that was in bot mode when the turn began, so a handoff
     found active here is new to the gateway (even if an action already switched the mode).
-    A handoff the gateway opens itself (/human, a dialogue's handoff signal) is of normal
-    priority; action_handoff opens its own with the priority its reason warrants.
+    A handoff the gateway opens itself (/human, a dialogue's handoff signal) is the customer
+    asking for a person; action_handoff opens its own, of the kind its reason is.
     """
     if reason is None and handoffs.active_for(session, conversation_id=conversation_id) is None:
         return None
-    return handoffs.hand_over(session, conversation_id=conversation_id, reason=reason)
+    return handoffs.hand_over(session, conversation_id=conversation_id, reason=reason,
+                              kind=handoffs.HandoffKind.ASKED)
 
 
 def _clamp(confidence: float | None) -> float | None:

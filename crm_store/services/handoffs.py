@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,25 @@ from crm_store.services import audit, conversations, tickets
 # Most urgent last: a handoff's place in the queue (see urgency).
 PRIORITY_RANK = {TicketPriority.LOW: 0, TicketPriority.NORMAL: 1, TicketPriority.HIGH: 2,
                  TicketPriority.URGENT: 3}
+
+
+class HandoffKind(StrEnum):
+    """What made the conversation go to a person, as the caller knows it. The reason staff
+    read is the caller's own words; the kind decides how urgent the handoff is."""
+
+    ASKED = "asked"  # the customer asked for a person
+    NOT_UNDERSTOOD = "not_understood"  # ... after the assistant missed twice in a row
+    VERIFICATION_FAILED = "verification_failed"  # the order details failed three times
+    COMPLAINT = "complaint"  # an angry or urgent complaint
+
+
+# A customer who is angry, or stuck, should not wait behind one who simply prefers a person.
+PRIORITY = {
+    HandoffKind.ASKED: TicketPriority.NORMAL,
+    HandoffKind.NOT_UNDERSTOOD: TicketPriority.HIGH,
+    HandoffKind.VERIFICATION_FAILED: TicketPriority.HIGH,
+    HandoffKind.COMPLAINT: TicketPriority.URGENT,
+}
 
 ACTIVE = (HandoffStatus.REQUESTED, HandoffStatus.WAITING, HandoffStatus.CLAIMED)
 
@@ -51,13 +72,13 @@ def request(session: Session, *, conversation_id: int, reason: str | None = None
 
 
 def hand_over(session: Session, *, conversation_id: int, reason: str | None,
-              priority: TicketPriority | str = TicketPriority.NORMAL) -> Handoff:
-    """The conversation goes to staff: its open handoff (or a new one with `reason` and
-    `priority`) waits in the agents' queue and the conversation is in human mode, so the
-    gateway stops passing the customer's messages to the dialogue. The dialogue's
-    action_handoff and the gateway's own /human fallback both hand over through here."""
+              kind: HandoffKind = HandoffKind.ASKED) -> Handoff:
+    """The conversation goes to staff: its open handoff (or a new one with `reason`, of the
+    priority its `kind` warrants) waits in the agents' queue and the conversation is in human
+    mode, so the gateway stops passing the customer's messages to the dialogue. The
+    dialogue's action_handoff and the gateway's own /human fallback both hand over here."""
     handoff = request(session, conversation_id=conversation_id, reason=reason,
-                      priority=priority)
+                      priority=PRIORITY[kind])
     mark_waiting(session, handoff_id=handoff.id)
     conversations.set_mode(session, conversation_id=conversation_id,
                            mode=ConversationMode.HUMAN)

@@ -232,3 +232,20 @@ def test_a_handoff_s_queue_priority_is_what_the_caller_said_raised_by_open_ticke
         tickets.open(session, subject="Broken", priority="urgent", customer_id=customer.id)
         assert handoffs.urgency(session, handoff, customer_id=customer.id) == \
             TicketPriority.URGENT
+
+
+@pytest.mark.parametrize(("kind", "priority"), [
+    (handoffs.HandoffKind.ASKED, TicketPriority.NORMAL),
+    (handoffs.HandoffKind.NOT_UNDERSTOOD, TicketPriority.HIGH),
+    (handoffs.HandoffKind.VERIFICATION_FAILED, TicketPriority.HIGH),
+    (handoffs.HandoffKind.COMPLAINT, TicketPriority.URGENT),
+])
+def test_the_handoff_s_kind_decides_its_priority_whatever_the_reason_says(store, kind,
+                                                                          priority):
+    with session_scope() as session:
+        message = conversations.append(session, channel="rest", external_id=f"kind-{kind}",
+                                       direction="inbound", sender_kind="customer", text="hi")
+        handoff = handoffs.hand_over(session, conversation_id=message.conversation_id,
+                                     reason="in the caller's words", kind=kind)
+        assert handoff.priority == priority
+        assert handoffs.urgency(session, handoff, customer_id=None) == priority
