@@ -22,16 +22,27 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store.models import Customer, DeliveryStatus, Direction, Message, SenderKind, StaffRole
+from crm_store.models import (
+    Conversation,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    Message,
+    SenderKind,
+    StaffRole,
+)
 from crm_store.services import (
     campaigns,
     complaints,
     conversations,
+    delivery,
     handoffs,
     identities,
     staff,
     tickets,
 )
+from marketing import sending
+from marketing.rules import SendPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -316,34 +327,48 @@ def _complaint(writer: _Writer, conversation_id: int, customer_id: int, channel:
 
 
 def _campaign(session: Session, rng: random.Random, admin_id: int, until: datetime) -> int:
-    """One past topic campaign, delivered to its opted-in audience, some of whom answered."""
+    """One past topic campaign, sent like any other (one outbound message per consenting,
+    reachable recipient) and delivered by the gateway, a few deliveries failing."""
     campaign = campaigns.create(session, name=CAMPAIGN_NAME, topic="hiking",
                                 message="New autumn hiking gear is in: tents, boots and "
                                         "rain jackets. Have a look!",
                                 created_by_id=admin_id)
-    campaigns.enqueue(session, campaign_id=campaign.id)
-    sent = _send_day(session, [d.customer_id for d in campaign.deliveries], until)
+    # The demo's hikers linked their Telegram chats to their shop accounts, so their imported
+    # consent covers Telegram (segments.consented_channels): the campaign reaches them there.
+    for customer in campaigns.audience(session, topic="hiking"):
+        for identity in identities.for_customer(session, customer_id=customer.id):
+            if identity.channel == "telegram":
+                identities.verify(session, channel="telegram", external_id=identity.external_id)
+    audience = sending.audience_for(session, campaign)
+    sent = _send_day(session, [customer.id for customer, _ in audience], until)
     campaign.created_at = sent - timedelta(days=1)
-    for delivery in list(campaign.deliveries):
+    # Queueing stamps each chat with the real time; the demo is history, so keep its own.
+    last_message = {reach.conversation_id: session.get(Conversation, reach.conversation_id)
+                    .last_message_at for _, reach in audience}
+    sending.send(session, campaign_id=campaign.id, now=sent, policy=SendPolicy.from_shop(),
+                 recommender=_no_product)
+    for row in campaign.deliveries:
         failed = rng.random() < 0.05
-        campaigns.mark_delivery(session, delivery_id=delivery.id,
-                                status=DeliveryStatus.FAILED if failed
-                                else DeliveryStatus.DELIVERED,
-                                error="demo: recipient blocked the bot" if failed else None)
-        delivery.created_at = sent
+        message = delivery.record_attempt(
+            session, message_id=row.message_id,
+            status=DeliveryStatus.FAILED if failed else DeliveryStatus.DELIVERED,
+            error="demo: recipient blocked the bot" if failed else None)
+        message.created_at = sent
         if not failed:
-            delivery.sent_at = sent
-            delivery.delivered_at = sent + timedelta(seconds=rng.randint(1, 30))
-            if rng.random() < 0.3:
-                campaigns.record_response(session, delivery_id=delivery.id)
-                delivery.responded_at = sent + timedelta(minutes=rng.randint(5, 600))
-    campaign.sent_at = sent
+            message.delivered_at = sent + timedelta(seconds=rng.randint(1, 30))
+        session.get(Conversation, row.conversation_id).last_message_at = \
+            last_message[row.conversation_id]
     return len(campaign.deliveries)
 
 
+def _no_product(_session: Session, _customer_id: int) -> None:
+    raise AssertionError("the demo campaign names no product")
+
+
 def _send_day(session: Session, customer_ids: list[int], until: datetime) -> datetime:
-    """10:00 on the day, 10-45 days back, after which most recipients ordered within the
-    conversion window: the demo campaign should show conversions, as a good one would."""
+    """10:00 (outside the shop's quiet hours) on the day, 10-45 days back, after which most
+    recipients ordered within the conversion window: the demo campaign should show
+    conversions, as a good one would."""
     placed = [o.created_at if o.created_at.tzinfo else o.created_at.replace(tzinfo=UTC)
               for cid in customer_ids for o in session.get(Customer, cid).orders]
     window = timedelta(days=7)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.models import CampaignDelivery, DeliveryStatus
+from crm_store.services import campaigns
 from kefu_config.policy import load_policy
 
 
@@ -50,6 +51,6 @@ class SendPolicy:
 def capped(session: Session, *, customer_id: int, now: datetime, cap_days: float) -> bool:
     """Did this customer get a campaign or notification within the cap?"""
     since = now - timedelta(days=cap_days)
-    return session.scalar(select(CampaignDelivery.id).where(
+    return session.scalar(campaigns.with_message(select(CampaignDelivery.id)).where(
         CampaignDelivery.customer_id == customer_id, CampaignDelivery.created_at > since,
-        CampaignDelivery.status != DeliveryStatus.FAILED).limit(1)) is not None
+        campaigns.delivery_state() != DeliveryStatus.FAILED).limit(1)) is not None

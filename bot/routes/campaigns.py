@@ -66,9 +66,9 @@ class CampaignPublic(BaseModel):
     recipients: int
 
 
-def _public(campaign: Campaign) -> CampaignPublic:
+def _public(session, campaign: Campaign) -> CampaignPublic:
     return CampaignPublic(id=campaign.id, name=campaign.name, kind=campaign.kind,
-                          status=campaign.status.value, message=campaign.message,
+                          status=campaigns.status_of(session, campaign).value, message=campaign.message,
                           segment_id=campaign.segment_id, topic=campaign.topic,
                           product_sku=campaign.product_sku, scheduled_at=campaign.scheduled_at,
                           sent_at=campaign.sent_at, recipients=len(campaign.deliveries))
@@ -78,7 +78,7 @@ def _public(campaign: Campaign) -> CampaignPublic:
 async def list_campaigns(staff: MarketingStaff) -> list[CampaignPublic]:
     def work(session) -> list[CampaignPublic]:
         rows = session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200))
-        return [_public(c) for c in rows]
+        return [_public(session, c) for c in rows]
     return await store.run(work)
 
 
@@ -90,10 +90,10 @@ async def create_campaign(body: CampaignCreate, staff: MarketingStaff) -> Campai
         raise HTTPException(422, "scheduled_at needs a time zone (e.g. 2026-12-01T10:00+00:00)")
 
     def work(session) -> CampaignPublic:
-        return _public(campaigns.create(session, name=body.name, message=body.message,
-                                        topic=body.topic, segment_id=body.segment_id,
-                                        scheduled_at=body.scheduled_at,
-                                        created_by_id=staff.id))
+        campaign = campaigns.create(session, name=body.name, message=body.message,
+                                    topic=body.topic, segment_id=body.segment_id,
+                                    scheduled_at=body.scheduled_at, created_by_id=staff.id)
+        return _public(session, campaign)
     with http_errors():
         return await store.run(work)
 

@@ -28,27 +28,11 @@ from crm_store.models import (
     Message,
     Order,
     OrderStatus,
-    utcnow,
 )
 from crm_store.normalise import normalise_topic
 from crm_store.services import audit, interests, segments
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CampaignStats:
-    audience: int
-    pending: int
-    sent: int
-    delivered: int
-    failed: int
-    responded: int
-
-    @property
-    def response_rate(self) -> float:
-        reached = self.sent + self.delivered
-        return self.responded / reached if reached else 0.0
 
 
 def create(session: Session, *, name: str, message: str, topic: str | None = None,
@@ -114,61 +98,6 @@ def enqueue(session: Session, *, campaign_id: int, min_weight: float = 0.0) -> i
     return created
 
 
-def pending_deliveries(session: Session, *, limit: int = 100) -> list[CampaignDelivery]:
-    stmt = (select(CampaignDelivery).where(CampaignDelivery.status == DeliveryStatus.PENDING)
-            .order_by(CampaignDelivery.id).limit(limit))
-    return list(session.scalars(stmt))
-
-
-def mark_delivery(session: Session, *, delivery_id: int, status: DeliveryStatus | str,
-                  error: str | None = None) -> CampaignDelivery:
-    delivery = session.get(CampaignDelivery, delivery_id)
-    if delivery is None:
-        raise NotFound(f"no delivery {delivery_id}")
-    status = DeliveryStatus(status)
-    now = utcnow()
-    delivery.status = status
-    delivery.attempts += 1
-    delivery.last_error = error
-    if status == DeliveryStatus.SENT and delivery.sent_at is None:
-        delivery.sent_at = now
-    elif status == DeliveryStatus.DELIVERED:
-        delivery.sent_at = delivery.sent_at or now
-        delivery.delivered_at = now
-    _finish_if_done(session, delivery.campaign)
-    return delivery
-
-
-def record_response(session: Session, *, delivery_id: int) -> CampaignDelivery:
-    delivery = session.get(CampaignDelivery, delivery_id)
-    if delivery is None:
-        raise NotFound(f"no delivery {delivery_id}")
-    if delivery.responded_at is None:
-        delivery.responded_at = utcnow()
-    return delivery
-
-
-def _finish_if_done(session: Session, campaign: Campaign) -> None:
-    session.flush()
-    if all(d.status != DeliveryStatus.PENDING for d in campaign.deliveries):
-        campaign.status = CampaignStatus.SENT
-        campaign.sent_at = campaign.sent_at or utcnow()
-
-
-def stats(session: Session, *, campaign_id: int) -> CampaignStats:
-    deliveries = list(session.scalars(
-        select(CampaignDelivery).where(CampaignDelivery.campaign_id == campaign_id)))
-    counts = Counter(d.status for d in deliveries)
-    return CampaignStats(
-        audience=len(deliveries),
-        pending=counts[DeliveryStatus.PENDING],
-        sent=counts[DeliveryStatus.SENT],
-        delivered=counts[DeliveryStatus.DELIVERED],
-        failed=counts[DeliveryStatus.FAILED],
-        responded=sum(1 for d in deliveries if d.responded_at is not None),
-    )
-
-
 # --- composing ----------------------------------------------------------------------------
 
 # What a message may say about its recipient; anything else in braces is refused at creation.
@@ -194,30 +123,28 @@ def check_placeholders(message: str) -> list[str]:
 
 # --- status and report --------------------------------------------------------------------
 
-def sync_statuses(session: Session, *, campaign_id: int) -> None:
-    """Copy each delivery's status from the gateway's outbound message (queued, sent,
-    delivered, failed) and finish the campaign when none is pending."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id}")
-    for row in campaign.deliveries:
-        if row.message_id is None:
-            continue
-        message = session.get(Message, row.message_id)
-        if message is None or message.delivery_status is None:
-            continue
-        row.status = DeliveryStatus(message.delivery_status)
-        row.attempts = message.attempts or 0
-        row.last_error = message.last_error
-        if row.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED) and row.sent_at is None:
-            row.sent_at = message.delivered_at or utcnow()
-        if row.status == DeliveryStatus.DELIVERED:
-            row.delivered_at = message.delivered_at
-    if campaign.deliveries:
-        _finish_if_done(session, campaign)
+def delivery_state():
+    """A delivery's state: its gateway message's (queued, sent, delivered, failed). Rows with
+    no message (deliveries recorded before the gateway carried campaigns) keep their own."""
+    return func.coalesce(Message.delivery_status, CampaignDelivery.status)
 
 
-def recipient_status(session: Session, row: CampaignDelivery) -> str:
+def with_message(stmt):
+    """`stmt` over campaign_deliveries, joined to the message carrying each delivery."""
+    return stmt.outerjoin(Message, Message.id == CampaignDelivery.message_id)
+
+
+def status_of(session: Session, campaign: Campaign) -> CampaignStatus:
+    """A sending campaign is sent once none of its messages is pending (read, not stored)."""
+    if campaign.status != CampaignStatus.SENDING:
+        return campaign.status
+    pending = session.scalar(with_message(select(CampaignDelivery.id)).where(
+        CampaignDelivery.campaign_id == campaign.id,
+        delivery_state() == DeliveryStatus.PENDING).limit(1))
+    return CampaignStatus.SENDING if pending is not None else CampaignStatus.SENT
+
+
+def recipient_status(session: Session, row: CampaignDelivery, state: DeliveryStatus) -> str:
     """queued | sent | failed | opted_out (withdrew consent after this message was queued)."""
     customer = session.get(Customer, row.customer_id)
     if (customer is not None and not customer.marketing_opt_in
@@ -225,7 +152,7 @@ def recipient_status(session: Session, row: CampaignDelivery) -> str:
             and _aware(customer.marketing_consent_at) >= _aware(row.created_at)):
         return "opted_out"
     return {DeliveryStatus.PENDING: "queued", DeliveryStatus.SENT: "sent",
-            DeliveryStatus.DELIVERED: "sent", DeliveryStatus.FAILED: "failed"}[row.status]
+            DeliveryStatus.DELIVERED: "sent", DeliveryStatus.FAILED: "failed"}[state]
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -268,11 +195,11 @@ def conversions(session: Session, *, campaign_id: int | None = None,
     deliveries that went out in [start, end), on one channel. Campaigns with no deliveries
     selected are absent."""
     went_out = func.coalesce(CampaignDelivery.sent_at, CampaignDelivery.created_at)
-    deliveries = select(CampaignDelivery.id.label("id"),
-                        CampaignDelivery.campaign_id.label("campaign_id"),
-                        CampaignDelivery.customer_id.label("customer_id"),
-                        CampaignDelivery.status.label("status"),
-                        went_out.label("went_out"))
+    deliveries = with_message(select(CampaignDelivery.id.label("id"),
+                                     CampaignDelivery.campaign_id.label("campaign_id"),
+                                     CampaignDelivery.customer_id.label("customer_id"),
+                                     delivery_state().label("status"),
+                                     went_out.label("went_out")))
     if campaign_id is not None:
         deliveries = deliveries.where(CampaignDelivery.campaign_id == campaign_id)
     if start is not None:
@@ -310,15 +237,22 @@ def conversions(session: Session, *, campaign_id: int | None = None,
 
 def report(session: Session, *, campaign_id: int) -> dict[str, Any]:
     """Reached, failed, opted out, replies, and orders within 7 days of the message from the
-    customers it reached (conversion, as the dashboard counts it: `conversions`)."""
-    sync_statuses(session, campaign_id=campaign_id)
+    customers it reached (conversion, as the dashboard counts it: `conversions`). Each
+    recipient's state is read from the message carrying it; opening the report writes nothing."""
     campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id}")
     conversion = conversions(session, campaign_id=campaign_id).get(campaign_id, Conversion(0, 0))
     statuses = Counter()
     replies = 0
     recipients = []
-    for row in campaign.deliveries:
-        status = recipient_status(session, row)
+    rows = session.execute(with_message(
+        select(CampaignDelivery, delivery_state(),
+               func.coalesce(Message.attempts, CampaignDelivery.attempts),
+               func.coalesce(Message.last_error, CampaignDelivery.last_error)))
+        .where(CampaignDelivery.campaign_id == campaign_id).order_by(CampaignDelivery.id)).all()
+    for row, state, attempts, error in rows:
+        status = recipient_status(session, row, DeliveryStatus(state))
         statuses[status] += 1
         start = _aware(row.created_at)
         end = start + timedelta(days=ATTRIBUTION_DAYS)
@@ -330,16 +264,16 @@ def report(session: Session, *, campaign_id: int) -> dict[str, Any]:
                 Message.created_at > start, Message.created_at <= end)) > 0
         replies += replied
         recipients.append({"customer_id": row.customer_id, "channel": row.channel,
-                           "status": status, "attempts": row.attempts,
-                           "error": row.last_error, "replied": replied,
+                           "status": status, "attempts": attempts,
+                           "error": error, "replied": replied,
                            "ordered": conversion.ordered.get(row.id, False),
                            "converted": row.id in conversion.converted_ids})
-    audience_size = len(campaign.deliveries)
+    audience_size = len(rows)
     reached = conversion.reached
     orders = conversion.converted
     return {
         "campaign_id": campaign.id, "name": campaign.name, "kind": campaign.kind,
-        "status": campaign.status.value,
+        "status": status_of(session, campaign).value,
         "sent_at": campaign.sent_at.isoformat() if campaign.sent_at else None,
         "recipients": audience_size, "queued": statuses["queued"], "reached": reached,
         "failed": statuses["failed"], "opted_out": statuses["opted_out"],

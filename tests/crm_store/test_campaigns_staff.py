@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
 from crm_store.models import AuditEntry, CampaignStatus, StaffUser
-from crm_store.services import campaigns, identities, interests, staff
-from tests.crm_store import factories
+from crm_store.services import campaigns, delivery, staff
+from marketing import sending
+from tests.marketing.helpers import chat, london, person, shop_policy
+
+NOON = london(2026, 11, 18, 12)  # a Wednesday, outside the quiet hours
 
 
-def test_campaign_audience_delivery_and_stats(store):
+def _no_product(_session, _customer_id):
+    raise AssertionError("a message without product placeholders needs no recommendation")
+
+
+def test_campaign_audience_delivery_and_report(store):
     with session_scope() as session:
-        hiker = factories.customer(session, "hiker@example.com", opt_in=True)
-        shy_hiker = factories.customer(session, "shy@example.com", opt_in=False)
-        cook = factories.customer(session, "cook@example.com", opt_in=True)
-        for person, topic in ((hiker, "hiking"), (shy_hiker, "hiking"), (cook, "cooking")):
-            interests.add(session, customer_id=person.id, topic=topic, source="imported")
-        identities.link(session, customer_id=hiker.id, channel="telegram", external_id="123")
+        hiker = person(session, "hiker@example.com", name="Hal", topics=("hiking",),
+                       consent="telegram")
+        chat(session, hiker, "telegram", "123")
+        person(session, "shy@example.com", name="Shy", topics=("hiking",))
+        person(session, "cook@example.com", name="Coo", topics=("cooking",), consent="telegram")
         campaign = campaigns.create(session, name="Autumn trails", topic="Hiking",
                                     message="New rain jackets are in")
         assert [c.email for c in campaigns.audience(session, topic="hiking")] \
             == ["hiker@example.com"]
-        assert campaigns.enqueue(session, campaign_id=campaign.id) == 1
-        assert campaigns.enqueue(session, campaign_id=campaign.id) == 0
-        [delivery] = campaigns.pending_deliveries(session)
-        assert delivery.channel == "telegram"
-        campaigns.mark_delivery(session, delivery_id=delivery.id, status="delivered")
-        campaigns.record_response(session, delivery_id=delivery.id)
-        stats = campaigns.stats(session, campaign_id=campaign.id)
-        assert (stats.audience, stats.delivered, stats.responded) == (1, 1, 1)
-        assert stats.response_rate == 1.0
-        assert campaign.status == CampaignStatus.SENT
+        assert sending.send(session, campaign_id=campaign.id, now=NOON, policy=shop_policy(),
+                            recommender=_no_product).queued == 1
+        [row] = campaign.deliveries
+        assert row.channel == "telegram"
+        delivery.record_attempt(session, message_id=row.message_id, status="delivered")
+        reply = delivery.record_inbound(session, channel="telegram", external_id="123",
+                                        text="which sizes?")
+        reply.message.created_at = NOON + timedelta(hours=1)
+        report = campaigns.report(session, campaign_id=campaign.id)
+        assert (report["recipients"], report["reached"], report["replies"]) == (1, 1, 1)
+        assert campaigns.status_of(session, campaign) == CampaignStatus.SENT
 
 
 def test_staff_authenticate(store):

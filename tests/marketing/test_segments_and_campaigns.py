@@ -3,10 +3,11 @@ them, hold the frequency cap and quiet hours (clock injected), and stop after an
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
@@ -178,10 +179,11 @@ def test_rfm_tiers_and_segments_by_behaviour(store):
         assert emails({"rfm_tiers": ["none"]}) == ["never@example.com"]
 
 
-def test_report_counts_replies_and_orders_within_seven_days(store):
+def test_report_counts_replies_and_orders_within_seven_days(store, shop_clock):
     from crm_store.models import Conversation, Order
     from crm_store.services import delivery
 
+    shop_clock(london(2026, 11, 18, 12))
     with session_scope() as session:
         ann, ben, *_ = _cast(session)
         boots = factories.product(session, "B-9", price="80.00")
@@ -191,8 +193,7 @@ def test_report_counts_replies_and_orders_within_seven_days(store):
                        recommender=_no_product)
         # The gateway delivers both messages (only customers reached count for conversion).
         for row in campaign.deliveries:
-            message = session.get(Message, row.message_id)
-            message.delivery_status, message.delivered_at = "delivered", sent_at
+            delivery.record_attempt(session, message_id=row.message_id, status="delivered")
         # Ann answers in the chat and orders two days later; Ben orders only after 8 days.
         ann_chat = session.scalar(select(Conversation).where(Conversation.external_id == "1001"))
         reply = delivery.record_inbound(session, channel="telegram", external_id="1001",
@@ -207,6 +208,50 @@ def test_report_counts_replies_and_orders_within_seven_days(store):
         report = campaigns.report(session, campaign_id=campaign.id)
         assert (report["replies"], report["orders"]) == (1, 1)
         assert session.get(Order, early.id).customer_id == ann.id
+
+
+@contextlib.contextmanager
+def _statements(session):
+    """Every SQL statement the session's engine runs inside the block (flushes included)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_report_reads_delivery_outcomes_from_the_messages_and_writes_nothing(store):
+    """The report, the dashboard's conversion and the campaign list read each recipient's
+    state from the message the gateway delivers; opening the report writes nothing (it used
+    to copy every message's state into the delivery rows)."""
+    from crm_store.services import delivery
+
+    with session_scope() as session:
+        _cast(session)
+        campaign = campaigns.create(session, name="Poles", topic="hiking", message="Poles!")
+        sending.send(session, campaign_id=campaign.id, now=NOON, policy=shop_policy(),
+                     recommender=_no_product)
+        first, second = campaign.deliveries
+        delivery.record_attempt(session, message_id=first.message_id, status="delivered")
+        assert campaigns.conversions(session, campaign_id=campaign.id)[campaign.id].reached == 1
+        # One message still on its way.
+        assert campaigns.status_of(session, campaign) == CampaignStatus.SENDING
+        delivery.record_attempt(session, message_id=second.message_id, status="failed",
+                                error="blocked by the user")
+        assert campaigns.status_of(session, campaign) == CampaignStatus.SENT
+        session.flush()
+        with _statements(session) as statements:
+            report = campaigns.report(session, campaign_id=campaign.id)
+        assert [s for s in statements if not s.lstrip().upper().startswith("SELECT")] == []
+        assert (report["reached"], report["failed"], report["status"]) == (1, 1, "sent")
+        [failed] = [r for r in report["per_recipient"] if r["status"] == "failed"]
+        assert (failed["attempts"], failed["error"]) == (1, "blocked by the user")
+        assert not session.dirty and not session.new and not session.deleted
 
 
 def test_preview_recommends_a_product_from_the_knowledge_index(store, tmp_path):
