@@ -31,6 +31,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 from tqdm import tqdm
 
 from kefu_config import clock
@@ -228,14 +229,11 @@ def read_meta(directory: Path) -> dict | None:
 
 def load_index(directory: Path, *, model: str, dimension: int | None = None) -> ProductIndex:
     """Load the index, refusing one built with another model rather than answering wrongly."""
-    for _ in range(5):
-        try:
-            return _load_index(directory, model=model, dimension=dimension)
-        except _IndexReplaced:
-            # A writer replaced the index (twice) between our reading meta.json and opening
-            # the FAISS file it named; the new meta.json names a file that exists.
-            time.sleep(0.05)
-    return _load_index(directory, model=model, dimension=dimension)
+    # A writer may replace the index (even twice) between our reading meta.json and opening
+    # the FAISS file it named; read again: the new meta.json names a file that exists.
+    retrying = Retrying(retry=retry_if_exception_type(_IndexReplaced), wait=wait_fixed(0.05),
+                        stop=stop_after_attempt(6), reraise=True)
+    return retrying(_load_index, directory, model=model, dimension=dimension)
 
 
 class _IndexReplaced(KnowledgeIndexError):
