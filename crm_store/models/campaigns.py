@@ -25,6 +25,8 @@ class Campaign(Base):
     product_sku: Mapped[str | None] = mapped_column(String(64))
     scheduled_at: Mapped[datetime | None]
     message: Mapped[str] = mapped_column(Text)
+    # Stored: draft, sending (or sent when nothing was queued). A sending campaign is sent once
+    # none of its messages is pending: read from them (campaigns.status_of), not stored.
     status: Mapped[CampaignStatus] = mapped_column(str_enum(CampaignStatus, "campaign_status"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -47,6 +49,9 @@ class CampaignDelivery(Base):
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(32))
+    # A delivery with a message (message_id) is in its message's state; these columns are
+    # the record only of deliveries that have none (recorded before the gateway carried
+    # campaigns). campaigns.delivery_state reads the one that applies.
     status: Mapped[DeliveryStatus] = mapped_column(
         str_enum(DeliveryStatus, "campaign_delivery_status")
     )
