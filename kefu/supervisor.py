@@ -143,6 +143,19 @@ class Supervisor:
                 child.process.wait()
 
 
+def stop_process(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM (the process's own shutdown: `kefu run` stops its children in order), then
+    SIGKILL to its whole group if it has not exited within `timeout`; its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(process.pid, sig)

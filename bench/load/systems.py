@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from kefu.supervisor import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 KEFU = REPO / ".venv" / "bin" / "kefu"
@@ -50,14 +51,7 @@ class Process:
         return "\n".join(self.output().splitlines()[-lines:])
 
     def stop(self, timeout: float = 60.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def start(name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> Process:

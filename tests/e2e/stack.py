@@ -11,7 +11,6 @@ import asyncio
 import os
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from kefu.supervisor import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 KEFU = Path(sys.executable).parent / "kefu"
@@ -49,14 +50,7 @@ class RunningStack:
         return self.env.get("KEFU_DATABASE_URL") or f"sqlite:///{self.data_dir / 'kefu.db'}"
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def start_stack(data_dir: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None,
