@@ -15,14 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from crm_store import db, migrate
-from crm_store.db import session_scope
-from crm_store.services import staff
-from kefu.demo import load_if_empty
 from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.crm_store.conftest import PostgresSchemas, _require_postgres
 from tests.staff.conftest import ADA, ANNA, MIA, Account, token_for
+from tests.support.demo_store import open_demo_store
 from tests.support.gateway_server import GatewayServer
 from tests.support.rasa_stack import running_rasa
 
@@ -35,15 +32,7 @@ ACCOUNTS = (ANNA, MIA, ADA)
 @pytest.fixture(scope="session")
 def store_url() -> Iterator[str]:
     schemas = PostgresSchemas(_require_postgres())
-    url = schemas.new()
-    db.configure(url)
-    migrate.upgrade(url=url)
-    load_if_empty()
-    with session_scope() as session:
-        for account in ACCOUNTS:
-            staff.create_user(session, email=account.email, password=account.password,
-                              role=account.role, name=account.name)
-    yield url
+    yield open_demo_store(schemas.new(), ACCOUNTS)
     schemas.drop_all()
 
 

@@ -11,10 +11,10 @@ import os
 
 import pytest
 
-from crm_store import db, migrate
-from kefu.demo import load_if_empty
+from crm_store import db
 from kefu_config.settings import Settings
 from tests.conftest import free_port
+from tests.support.demo_store import open_demo_store
 from tests.support.gateway_server import GatewayServer
 from tests.support.rasa_stack import running_rasa
 
@@ -22,11 +22,7 @@ from tests.support.rasa_stack import running_rasa
 @pytest.fixture(scope="session")
 def store_url(tmp_path_factory) -> str:
     data_dir = tmp_path_factory.mktemp("kefu-channels")
-    url = f"sqlite:///{data_dir / 'kefu.db'}"
-    db.configure(url)
-    migrate.upgrade(url=url)
-    load_if_empty()
-    yield url
+    yield open_demo_store(f"sqlite:///{data_dir / 'kefu.db'}")
     db.reset_engine()
 
 

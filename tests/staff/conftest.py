@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from crm_store import db, migrate
-from crm_store.db import session_scope
-from crm_store.services import staff
-from kefu.demo import load_if_empty
+from crm_store import db
 from kefu_config.settings import Settings
 from tests.conftest import free_port
+from tests.support.demo_store import open_demo_store
 from tests.support.gateway_server import GatewayServer
 from tests.support.rasa_stack import running_rasa
 from tests.support.shop_policy import ALWAYS_OPEN, policy_file
@@ -50,15 +48,7 @@ OPEN_NEXT_STEPS = "connecting you with a member of our team"
 @pytest.fixture(scope="session")
 def store_url(tmp_path_factory) -> str:
     data_dir = tmp_path_factory.mktemp("kefu-staff")
-    url = f"sqlite:///{data_dir / 'kefu.db'}"
-    db.configure(url)
-    migrate.upgrade(url=url)
-    load_if_empty()
-    with session_scope() as session:
-        for account in ACCOUNTS:
-            staff.create_user(session, email=account.email, password=account.password,
-                              role=account.role, name=account.name)
-    yield url
+    yield open_demo_store(f"sqlite:///{data_dir / 'kefu.db'}", ACCOUNTS)
     db.reset_engine()
 
 
