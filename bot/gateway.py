@@ -285,13 +285,6 @@ class Gateway:
                                 "mode": conversation.mode})
         return conversation
 
-    async def request_handoff(self, conversation_id: int, reason: str) -> int:
-        """Put a conversation in human mode with a waiting handoff (an open one is reused)."""
-        handoff_id = await store.run(store.request_handoff(conversation_id, reason))
-        conversation = await store.run(store.get_conversation(conversation_id))
-        await self._publish_handoff(conversation, handoff_id, reason)
-        return handoff_id
-
     # --- staff events --------------------------------------------------------------------------
 
     async def _publish_message(self, conversation: ConversationRef, message: ChatMessage) -> None:

@@ -217,10 +217,6 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
     return work
 
 
-def request_handoff(conversation_id: int, reason: str) -> Callable[[Session], int]:
-    return lambda session: _enter_human_mode(session, conversation_id, reason).id
-
-
 def _enter_human_mode(session: Session, conversation_id: int,
                       reason: str | None) -> Handoff | None:
     """Human mode with a waiting handoff (crm_store's rule); None if nobody asked for one.
