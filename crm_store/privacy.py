@@ -25,6 +25,7 @@ from crm_store.models import (
     Conversation,
     ConversationNote,
     Customer,
+    DeliveryStatus,
     DialogueEvent,
     Handoff,
     Interest,
@@ -33,7 +34,7 @@ from crm_store.models import (
     Ticket,
     utcnow,
 )
-from crm_store.services import audit, customers, orders
+from crm_store.services import audit, campaigns, customers, orders
 from kefu_config import senders
 
 logger = logging.getLogger(__name__)
@@ -126,11 +127,13 @@ def export_customer(session: Session, *, email: str) -> dict[str, Any]:
             for c in conversations
         ],
         "campaign_deliveries": [
-            {"campaign": d.campaign.name, **_columns(d, "channel", "status", "sent_at",
-                                                     "delivered_at", "responded_at")}
-            for d in session.scalars(select(CampaignDelivery)
-                                     .where(CampaignDelivery.customer_id == cid)
-                                     .order_by(CampaignDelivery.id))
+            {"campaign": d.campaign.name, **_columns(d, "channel", "sent_at", "delivered_at",
+                                                     "responded_at"),
+             "status": _plain(DeliveryStatus(state))}
+            # The state is the gateway message's (campaigns.delivery_state), as the report's.
+            for d, state in session.execute(
+                campaigns.with_message(select(CampaignDelivery, campaigns.delivery_state()))
+                .where(CampaignDelivery.customer_id == cid).order_by(CampaignDelivery.id))
         ],
         "changes": [_columns(a, "at", "actor", "action", "details")
                     for a in session.scalars(select(AuditEntry)

@@ -121,8 +121,11 @@ _COMPLAINTS = [
      "My money back today."),
     ("Wrong item delivered, I ordered the blue one.", "Swap it for the blue one."),
 ]
-_HANDOFF_REASONS = ["customer asked for a person", "repeated fallback", "complaint",
-                    "payment issue"]
+# (what staff read, what kind of handoff it was: its priority in the queue)
+_HANDOFF_REASONS = [("customer asked for a person", handoffs.HandoffKind.ASKED),
+                    ("repeated fallback", handoffs.HandoffKind.NOT_UNDERSTOOD),
+                    ("complaint", handoffs.HandoffKind.COMPLAINT),
+                    ("payment issue", handoffs.HandoffKind.ASKED)]
 _RESOLUTIONS = ["Replacement sent", "Refund issued", "Explained the delivery delay",
                 "Voucher for the next order"]
 
@@ -279,8 +282,9 @@ def _handoff(writer: _Writer, conversation_id: int, channel: str, sender: str, a
                intent="human_handoff", confidence=round(rng.uniform(0.85, 0.99), 3))
     at += writer.reply_delay()
     writer.say(channel, sender, SenderKind.BOT, "I'm getting a colleague for you.", at)
-    handoff = handoffs.request(session, conversation_id=conversation_id,
-                               reason=rng.choice(_HANDOFF_REASONS))
+    reason, kind = rng.choice(_HANDOFF_REASONS)
+    handoff = handoffs.request(session, conversation_id=conversation_id, reason=reason,
+                               priority=handoffs.PRIORITY[kind])
     handoff.requested_at = at
     # Queue waits: mostly a few minutes, now and then most of an hour.
     wait = timedelta(seconds=min(3600, round(rng.lognormvariate(5.6, 0.9))))

@@ -16,12 +16,11 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from crm_store.errors import InvalidInput, NotAllowed, NotFound
+from crm_store.errors import InvalidInput, NotFound
 from crm_store.models import (
     Campaign,
     CampaignDelivery,
     CampaignStatus,
-    ChannelIdentity,
     Customer,
     DeliveryStatus,
     Direction,
@@ -64,38 +63,6 @@ def audience(session: Session, *, topic: str, min_weight: float = 0.0) -> list[C
     """Customers who opted in to marketing and hold the topic. Consent is never assumed."""
     return interests.customers_interested_in(session, topic=topic, opted_in_only=True,
                                              min_weight=min_weight)
-
-
-def _channel_for(session: Session, customer: Customer) -> str | None:
-    # The channel the customer used most recently; email when they only ever gave an address.
-    identity = session.scalar(
-        select(ChannelIdentity).where(ChannelIdentity.customer_id == customer.id)
-        .order_by(ChannelIdentity.last_seen_at.desc().nulls_last(), ChannelIdentity.id.desc()))
-    if identity is not None:
-        return identity.channel
-    return "email" if customer.email else None
-
-
-def enqueue(session: Session, *, campaign_id: int, min_weight: float = 0.0) -> int:
-    """Create one pending delivery per audience member; returns how many were created."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id}")
-    if campaign.status == CampaignStatus.SENT:
-        raise NotAllowed(f"campaign {campaign.name!r} was already sent")
-    already = set(session.scalars(select(CampaignDelivery.customer_id)
-                                  .where(CampaignDelivery.campaign_id == campaign_id)))
-    created = 0
-    for customer in audience(session, topic=campaign.topic, min_weight=min_weight):
-        channel = _channel_for(session, customer)
-        if customer.id in already or channel is None:
-            continue
-        session.add(CampaignDelivery(campaign_id=campaign_id, customer_id=customer.id,
-                                     channel=channel, status=DeliveryStatus.PENDING))
-        created += 1
-    campaign.status = CampaignStatus.SENDING
-    session.flush()
-    return created
 
 
 # --- composing ----------------------------------------------------------------------------

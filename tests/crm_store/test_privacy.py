@@ -12,8 +12,10 @@ from crm_store.db import session_scope
 from crm_store.errors import NotFound
 from crm_store.models import (
     AuditEntry,
+    CampaignDelivery,
     Conversation,
     Customer,
+    DeliveryStatus,
     DialogueEvent,
     LinkCode,
     Message,
@@ -62,7 +64,9 @@ def jane(store):
             session.add(DialogueEvent(sender_id=sender, kind="intent", name="complaint",
                                       occurred_at=utcnow(), event_key=key))
         campaign = campaigns.create(session, name="Trails", topic="hiking", message="New")
-        campaigns.enqueue(session, campaign_id=campaign.id)
+        # A delivery recorded before the gateway carried campaigns: no message of its own.
+        session.add(CampaignDelivery(campaign_id=campaign.id, customer_id=person.id,
+                                     channel="telegram", status=DeliveryStatus.PENDING))
     return store
 
 
