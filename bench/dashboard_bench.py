@@ -160,7 +160,7 @@ def generate(engine, n_messages: int, rng: random.Random) -> None:
                           "sent_at": sent})
         for customer in rng.sample(range(1, CUSTOMERS + 1), RECIPIENTS):
             deliveries.append({"campaign_id": camp, "customer_id": customer,
-                               "channel": "telegram", "status": "delivered", "attempts": 1,
+                               "channel": "telegram", "status": "delivered",
                                "created_at": sent, "sent_at": sent})
     _insert(engine, Campaign.__table__, campaigns)
     _insert(engine, CampaignDelivery.__table__, deliveries)

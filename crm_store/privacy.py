@@ -127,8 +127,7 @@ def export_customer(session: Session, *, email: str) -> dict[str, Any]:
             for c in conversations
         ],
         "campaign_deliveries": [
-            {"campaign": d.campaign.name, **_columns(d, "channel", "sent_at", "delivered_at",
-                                                     "responded_at"),
+            {"campaign": d.campaign.name, **_columns(d, "channel", "created_at", "sent_at"),
              "status": _plain(DeliveryStatus(state))}
             # The state is the gateway message's (campaigns.delivery_state), as the report's.
             for d, state in session.execute(

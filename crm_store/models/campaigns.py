@@ -49,20 +49,16 @@ class CampaignDelivery(Base):
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(32))
-    # A delivery with a message (message_id) is in its message's state; these columns are
-    # the record only of deliveries that have none (recorded before the gateway carried
-    # campaigns). campaigns.delivery_state reads the one that applies.
+    # A delivery with a message (message_id) is in its message's state: queued, sent,
+    # delivered or failed, its attempts and last error (campaigns.delivery_state). `status` and
+    # `sent_at` are the record only of deliveries that have none (recorded before the gateway
+    # carried campaigns); migration 0009 dropped the rest of the old copy.
     status: Mapped[DeliveryStatus] = mapped_column(
         str_enum(DeliveryStatus, "campaign_delivery_status")
     )
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
-    delivered_at: Mapped[datetime | None]
-    # The customer answered or clicked: the "response" in response rate.
-    responded_at: Mapped[datetime | None]
-    # The gateway's outbound message carrying it: its delivery status is the delivery's.
+    # The gateway's outbound message carrying it.
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="SET NULL"))

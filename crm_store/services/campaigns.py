@@ -215,8 +215,7 @@ def report(session: Session, *, campaign_id: int) -> dict[str, Any]:
     recipients = []
     rows = session.execute(with_message(
         select(CampaignDelivery, delivery_state(),
-               func.coalesce(Message.attempts, CampaignDelivery.attempts),
-               func.coalesce(Message.last_error, CampaignDelivery.last_error)))
+               func.coalesce(Message.attempts, 0), Message.last_error))
         .where(CampaignDelivery.campaign_id == campaign_id).order_by(CampaignDelivery.id)).all()
     for row, state, attempts, error in rows:
         status = recipient_status(session, row, DeliveryStatus(state))

@@ -43,8 +43,7 @@ def seed_campaign(session) -> int:
         status = statuses.get(name, DeliveryStatus.DELIVERED)
         session.add(CampaignDelivery(
             campaign_id=campaign.id, customer_id=person.id, channel="telegram", status=status,
-            created_at=sent, sent_at=None if status == DeliveryStatus.FAILED else sent,
-            last_error="blocked by the user" if status == DeliveryStatus.FAILED else None))
+            created_at=sent, sent_at=None if status == DeliveryStatus.FAILED else sent))
         for k, (after, order_status) in enumerate(orders.get(name, [])):
             session.add(Order(order_number=f"CV{n}{k}", customer_id=person.id,
                               status=order_status, total=Decimal("40.00"),
