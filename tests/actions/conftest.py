@@ -8,18 +8,16 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from crm_store import db, migrate
+from crm_store import db
 from crm_store.db import session_scope
 from crm_store.models import OrderStatus
 from tests.crm_store import factories
+from tests.support.demo_store import fresh_store
 
 
 @pytest.fixture
 def shop(tmp_path) -> Iterator[dict]:
-    url = f"sqlite:///{tmp_path / 'kefu.db'}"
-    db.reset_engine()
-    db.configure(url)
-    migrate.upgrade(url=url)
+    fresh_store(tmp_path)
     with session_scope() as session:
         boots = factories.product(session, "HIK-001", price="129.00", name="Trail Boots")
         jane = factories.customer(session, "jane@example.com", name="Jane")

@@ -11,12 +11,13 @@ import httpx
 import pytest
 import yaml
 
-from crm_store import db, migrate
+from crm_store import db
 from crm_store.db import session_scope
 from crm_store.services import staff
 from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.dashboard.seed import seed
+from tests.support.demo_store import fresh_store
 from tests.support.gateway_server import GatewayServer
 
 # Depends on the date or time of day: CI runs it at other moments too (.ci/clock-guard).
@@ -36,10 +37,7 @@ ALL_KPIS = {"volume", "first_response", "containment", "queue_wait", "csat", "co
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("dashboard")
-    url = f"sqlite:///{data_dir / 'kefu.db'}"
-    db.reset_engine()
-    db.configure(url)
-    migrate.upgrade(url=url)
+    url = fresh_store(data_dir)
     with session_scope() as session:
         seeded = seed(session)
         staff.set_password(session, user_id=seeded.anna_id, password=PASSWORD, actor="test")

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from crm_store import db, migrate
+from crm_store import db
 from crm_store.db import session_scope
 from crm_store.models import (
     Ticket,
@@ -21,6 +21,7 @@ from crm_store.models import (
 from crm_store.services import analytics, staff
 from kefu_config.settings import Settings
 from tests.conftest import free_port
+from tests.support.demo_store import fresh_store
 from tests.support.gateway_server import GatewayServer
 
 DAY = timedelta(days=1)
@@ -66,10 +67,7 @@ def test_open_breaches_outside_the_period_are_counted(store):
 
 @pytest.fixture
 def gateway(tmp_path):
-    url = f"sqlite:///{tmp_path / 'kefu.db'}"
-    db.reset_engine()
-    db.configure(url)
-    migrate.upgrade(url=url)
+    url = fresh_store(tmp_path)
     with session_scope() as session:
         seed_backlog(session)
         staff.create_user(session, email="ada@shop.example", password=PASSWORD, role="admin")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from crm_store import db, migrate
+from crm_store import db
 from crm_store.db import session_scope
 from crm_store.services import staff
 from kefu_config import clock
 from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.marketing.helpers import chat, london, person
+from tests.support.demo_store import fresh_store
 from tests.support.gateway_server import GatewayServer
 
 pytestmark = pytest.mark.browser
@@ -24,10 +25,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("kefu-marketing-browser")
-    url = f"sqlite:///{data_dir / 'kefu.db'}"
-    db.reset_engine()
-    db.configure(url)
-    migrate.upgrade(url=url)
+    url = fresh_store(data_dir)
     with session_scope() as session:
         staff.create_user(session, email="mia@shop.example", password=PASSWORD,
                           role="marketer", name="Mia")

@@ -15,12 +15,13 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from crm_store import db, migrate
+from crm_store import db
 from crm_store.db import session_scope
 from crm_store.services import customers, staff
 from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.marketing.helpers import chat, london, person
+from tests.support.demo_store import fresh_store
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.gateway_server import GatewayServer
 
@@ -34,11 +35,7 @@ NOON = london(2026, 11, 18, 12)
 
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("kefu-marketing")
-    url = f"sqlite:///{data_dir / 'kefu.db'}"
-    db.reset_engine()
-    db.configure(url)
-    migrate.upgrade(url=url)
+    url = fresh_store(tmp_path_factory.mktemp("kefu-marketing"))
     with session_scope() as session:
         staff.create_user(session, email="mia@shop.example", password=PASSWORD, role="marketer",
                           name="Mia")

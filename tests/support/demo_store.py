@@ -1,9 +1,10 @@
-"""A customer store for the test directories that run the whole dialogue: the newest schema,
-the demo shop, and the staff accounts they sign in with."""
+"""Customer stores for tests: an empty one at the newest schema, or one with the demo shop and
+the staff accounts the directories that run the whole dialogue sign in with."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Protocol
 
 from crm_store import db, migrate
@@ -17,6 +18,15 @@ class StaffAccount(Protocol):
     password: str
     role: str
     name: str
+
+
+def fresh_store(directory: Path) -> str:
+    """An empty SQLite store in `directory` at the newest schema, this process's store."""
+    url = f"sqlite:///{Path(directory) / 'kefu.db'}"
+    db.reset_engine()
+    db.configure(url)
+    migrate.upgrade(url=url)
+    return url
 
 
 def open_demo_store(url: str, accounts: Iterable[StaffAccount] = ()) -> str:
