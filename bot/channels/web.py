@@ -11,18 +11,24 @@ Websocket protocol (`/ws/chat`, JSON text frames):
     {"type": "ping"}
   server -> client
     {"type": "welcome", "session": "...", "verified": bool,
-     "identity": "verified|invalid|disabled|none",
-     "history": [message, ...], "quick_replies": [{"title", "payload"}]}
+     "identity": "verified|invalid|disabled|none", "max_chars": <longest message taken>,
+     "history": [message, ...], "greeting": "..." | null, "quick_replies": [{"title", "payload"}]}
     {"type": "ack", "client_id": "...", "id": <stored id>, "duplicate": bool}
     {"type": "typing", "on": bool}
     {"type": "message", "id", "sender": "customer|bot|agent|system", "text", "at",
      "buttons"?, "products"?, "image"?, "client_id"?}
-    {"type": "error", "reason": "..."}    {"type": "pong"}
+    {"type": "error", "reason": "...", "client_id"?: "...", "retry_after"?: <seconds>}
+    {"type": "pong"}
 
 The session id (kept in the browser's localStorage) is the conversation's external id. The
 widget resends a message until it is acknowledged; the server processes each client id once.
 Messages sent while the widget was away are in the history it gets on (re)connect; the
 widget acknowledges what it showed and those messages are marked delivered.
+
+A new chat (no history) gets a greeting and quick replies that the widget shows without
+storing them. A message refused with its client id (too long, empty, not text, too many at
+once) is not stored and never will be: the widget keeps it, marked "Not sent", in the
+browser; `retry_after` says the same message may be sent again after that many seconds.
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ HELLO_TIMEOUT = 15.0
 RATE_WINDOW = 10.0
 RATE_MAX = 20
 
+# Shown by the widget on a new chat, never stored: what the assistant can help with.
+GREETING = ("Hi! I'm Kefu, the shop's assistant. I can help with your orders, delivery, "
+            "returns and refunds, payments and our products, or put you through to a person.")
 QUICK_REPLIES = [
     {"title": "Track my order", "payload": "/track_order"},
     {"title": "Returns & refunds", "payload": "/return_item"},
@@ -296,7 +305,9 @@ async def chat_socket(websocket: WebSocket) -> None:
     try:
         await connection.send({
             "type": "welcome", "session": session, "verified": verified, "identity": identity,
+            "max_chars": app.state.settings.max_message_chars,
             "history": [m.to_json() for m in history],
+            "greeting": None if history else GREETING,
             "quick_replies": [] if history else QUICK_REPLIES,
         })
         await _receive_loop(connection, gateway)
@@ -369,17 +380,22 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
         return
     # Refused with the client id: the widget drops it from its outbox instead of resending
     # a message that can never be stored (NUL characters, say).
-    problem = limits.message_problem(frame.text)
+    # The gateway's own limit, the one its welcome told the widget (max_chars).
+    problem = limits.message_problem(frame.text,
+                                     connection.websocket.app.state.settings.max_message_chars)
     if problem is not None:
         await connection.send({"type": "error", "client_id": frame.client_id,
                                "reason": f"Sorry, {problem}."})
         return
     limiters = limits.limiters_for(connection.websocket.app)
     per_connection = limiters.limit("web_connection", limits.rate(RATE_MAX, RATE_WINDOW))
-    if await limits.hit_all((per_connection, connection.token),
-                            (limiters.web_ip, limits.client_ip(connection.websocket))):
+    refused = await limits.hit_all((per_connection, connection.token),
+                                   (limiters.web_ip, limits.client_ip(connection.websocket)))
+    if refused:
+        _, wait = refused
+        seconds = int(limits.retry_after(wait))
         await connection.send({"type": "error", "client_id": frame.client_id,
-                               "reason": "too many messages; please wait a moment"})
+                               "retry_after": seconds, "reason": _slow_down(seconds)})
         return
     session = connection.session
     typing = False
@@ -418,6 +434,17 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
     if handled.duplicate:
         await connection.send({"type": "ack", "client_id": frame.client_id, "id": None,
                                "duplicate": True})
+
+
+def _slow_down(seconds: int) -> str:
+    """The rate-limit refusal, in words for the customer."""
+    if seconds < 60:
+        wait = "a second" if seconds == 1 else f"{seconds} seconds"
+    else:
+        minutes = -(-seconds // 60)
+        wait = "a minute" if minutes == 1 else f"{minutes} minutes"
+    return (f"Sorry, that's more messages than we can take at once. Please wait {wait}, "
+            "then send this one again.")
 
 
 async def _receive_text(websocket: WebSocket) -> str | None:

@@ -20,10 +20,14 @@
   var KEY_SESSION = "kefu.session";
   var KEY_OUTBOX = "kefu.outbox";
   var KEY_OPEN = "kefu.open";
+  // Messages the server refused (never stored there), per session: shown as "Not sent".
+  var KEY_REFUSED = "kefu.refused.";
+  var MAX_CHARS = 2000; // until the server's welcome says its own limit
 
   var state = {
     ws: null, ready: false, session: storageGet(KEY_SESSION), retry: 0, timer: null,
     shown: {}, outbox: loadOutbox(), opened: storageGet(KEY_OPEN) === "1",
+    refused: [], lastId: null, maxChars: MAX_CHARS, pasteCut: 0,
   };
 
   // --- storage (private browsing may refuse it; the chat still works for the page's life) ---
@@ -33,6 +37,19 @@
     try { return JSON.parse(storageGet(KEY_OUTBOX) || "[]") || []; } catch (e) { return []; }
   }
   function saveOutbox() { storageSet(KEY_OUTBOX, JSON.stringify(state.outbox)); }
+  function storageRemove(key) { try { window.localStorage.removeItem(key); } catch (e) { /* ignore */ } }
+  function loadRefused() {
+    if (!state.session) return [];
+    try { return JSON.parse(storageGet(KEY_REFUSED + state.session) || "[]") || []; }
+    catch (e) { return []; }
+  }
+  function saveRefused() {
+    if (!state.session) return;
+    var key = KEY_REFUSED + state.session;
+    if (state.refused.length) storageSet(key, JSON.stringify(state.refused));
+    else storageRemove(key);
+  }
+  function formatCount(n) { return Number(n).toLocaleString("en-US"); }
   function newId() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
@@ -84,7 +101,7 @@
   var form = el("form", "kefu-form");
   var input = el("input", "kefu-input");
   input.type = "text";
-  input.maxLength = 2000;
+  input.maxLength = MAX_CHARS;
   input.placeholder = "Type your message…";
   input.setAttribute("aria-label", "Your message");
   input.autocomplete = "off";
@@ -92,11 +109,21 @@
   send.type = "submit";
   form.appendChild(input);
   form.appendChild(send);
+  // Near the length limit: a counter, and a notice when the limit is reached or a paste is cut.
+  var limitBar = el("div", "kefu-limit");
+  limitBar.hidden = true;
+  var notice = el("span", "kefu-notice");
+  notice.setAttribute("role", "status");
+  var counter = el("span", "kefu-counter");
+  counter.setAttribute("aria-hidden", "true");
+  limitBar.appendChild(notice);
+  limitBar.appendChild(counter);
 
   panel.appendChild(header);
   panel.appendChild(log);
   panel.appendChild(typing);
   panel.appendChild(quick);
+  panel.appendChild(limitBar);
   panel.appendChild(form);
   root.appendChild(panel);
   root.appendChild(launcher);
@@ -141,9 +168,14 @@
     var existing = log.querySelector('[data-key="' + cssEscape(key) + '"]');
     if (msg.client_id) {
       var pending = log.querySelector('[data-key="' + cssEscape("client:" + msg.client_id) + '"]');
-      if (pending && msg.id != null) { pending.setAttribute("data-key", key); markSent(pending); return; }
+      if (pending && msg.id != null) {
+        pending.setAttribute("data-key", key);
+        markSent(pending);
+        noteId(msg.id);
+        return pending;
+      }
     }
-    if (existing) return;
+    if (existing) return existing;
     var sender = msg.sender || "bot";
     var row = el("div", "kefu-msg kefu-" + sender);
     row.setAttribute("data-key", key);
@@ -159,12 +191,111 @@
     if (msg.buttons && msg.buttons.length) row.appendChild(buttons(msg.buttons));
     if (msg.pending) row.classList.add("kefu-pending");
     log.appendChild(row);
+    if (msg.id != null) noteId(msg.id);
     if (msg.id != null && sender !== "customer") ackLater(msg.id);
     if (sender !== "customer") typing.hidden = true;
     scrollDown();
+    return row;
   }
 
+  function noteId(id) { if (state.lastId == null || id > state.lastId) state.lastId = id; }
+
   function markSent(node) { node.classList.remove("kefu-pending"); }
+
+  // --- the welcome on a new chat: shown here, never stored ---------------------------------
+  function showGreeting(text) {
+    if (!text) return;
+    var row = el("div", "kefu-msg kefu-welcome");
+    row.appendChild(el("div", "kefu-who", SENDER_LABEL.bot));
+    row.appendChild(el("div", "kefu-text", text));
+    log.appendChild(row);
+  }
+
+  // --- refused messages: kept in this browser, marked "Not sent" -----------------------------
+  function refuse(clientId, reason, retryAfter) {
+    var sent = null;
+    state.outbox = state.outbox.filter(function (m) {
+      if (m.client_id === clientId) { sent = m; return false; }
+      return true;
+    });
+    saveOutbox();
+    var node = log.querySelector('[data-key="' + cssEscape("client:" + clientId) + '"]');
+    if (!sent && !node) return false;
+    var item = {
+      client_id: clientId, reason: reason || "Sorry, this message could not be sent.",
+      text: sent ? sent.text : (node.querySelector(".kefu-text") || {}).textContent || "",
+      retry: retryAfter != null, after: state.lastId,
+    };
+    if (sent && sent.payload) item.payload = sent.payload;
+    state.refused = state.refused.filter(function (m) { return m.client_id !== clientId; });
+    state.refused.push(item);
+    saveRefused();
+    if (!node) node = render({ sender: "customer", text: item.text, client_id: clientId });
+    markRefused(node, item);
+    return true;
+  }
+
+  function markRefused(node, item) {
+    node.classList.remove("kefu-pending");
+    node.classList.add("kefu-refused");
+    var box = el("div", "kefu-refusal");
+    box.appendChild(el("div", "kefu-not-sent", "Not sent"));
+    box.appendChild(el("div", "kefu-reason", item.reason));
+    var again = el("button", "kefu-button kefu-retry", item.retry ? "Try again" : "Edit");
+    again.type = "button";
+    again.addEventListener("click", function () {
+      state.refused = state.refused.filter(function (m) { return m.client_id !== item.client_id; });
+      saveRefused();
+      if (node.parentNode) node.parentNode.removeChild(node);
+      if (item.retry) { submit(item.text, item.payload); return; }
+      input.value = item.text;
+      updateLimit();
+      input.focus();
+    });
+    box.appendChild(again);
+    node.appendChild(box);
+    scrollDown();
+  }
+
+  function renderRefused(item) {
+    var node = render({ sender: "customer", text: item.text, client_id: item.client_id });
+    if (!node.classList.contains("kefu-refused")) markRefused(node, item);
+  }
+
+  // --- the length limit: say it instead of cutting silently ----------------------------------
+  function updateLimit() {
+    var max = state.maxChars;
+    var length = input.value.length;
+    if (length < max) state.pasteCut = 0;
+    var text = "";
+    if (length > max) {
+      text = "This message is " + formatCount(length) + " characters; please keep it to " +
+        formatCount(max) + " or fewer.";
+    } else if (state.pasteCut) {
+      text = "Only the first " + formatCount(max) + " characters fit in one message: the last " +
+        formatCount(state.pasteCut) + " characters you pasted were left out. Please send them " +
+        "in another message.";
+    } else if (length === max) {
+      text = "That's the limit of " + formatCount(max) + " characters for one message. Please " +
+        "send the rest in another message.";
+    }
+    var near = length >= max - Math.max(20, Math.floor(max / 10));
+    notice.textContent = text;
+    counter.textContent = formatCount(length) + " / " + formatCount(max);
+    counter.hidden = !near;
+    limitBar.classList.toggle("kefu-at-limit", length >= max);
+    limitBar.hidden = !near && !text;
+  }
+
+  input.addEventListener("input", function () { updateLimit(); });
+  input.addEventListener("paste", function (event) {
+    var data = event.clipboardData || window.clipboardData;
+    var pasted = data ? data.getData("text") : "";
+    var selected = (input.selectionEnd || 0) - (input.selectionStart || 0);
+    var over = input.value.length - selected + pasted.length - state.maxChars;
+    state.pasteCut = over > 0 ? over : 0;
+    // The browser inserts (and cuts) after this handler; the input event updates the notice.
+  });
 
   function cssEscape(value) {
     return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
@@ -219,7 +350,8 @@
   // --- sending: an outbox that survives reloads and reconnects --------------------------
   function submit(text, payload) {
     text = (text || "").trim();
-    if (!text) return;
+    if (!text) return false;
+    if (text.length > state.maxChars) { updateLimit(); return false; }
     showQuickReplies([]);
     var item = { client_id: newId(), text: text };
     if (payload) item.payload = payload;
@@ -227,6 +359,7 @@
     saveOutbox();
     render({ sender: "customer", text: text, client_id: item.client_id, pending: true });
     transmit(item);
+    return true;
   }
 
   function transmit(item) {
@@ -238,9 +371,10 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var text = input.value;
+    if (!submit(input.value)) return; // too long: kept in the box, the notice says why
     input.value = "";
-    submit(text);
+    state.pasteCut = 0;
+    updateLimit();
   });
 
   var ackQueue = [];
@@ -303,14 +437,36 @@
         state.ready = true;
         status.textContent = frame.verified ? "online · verified" : "online";
         root.classList.remove("kefu-offline");
-        // The server's history is the truth: draw it again, then what is still unconfirmed.
+        if (frame.max_chars) {
+          state.maxChars = frame.max_chars;
+          input.maxLength = frame.max_chars;
+          updateLimit();
+        }
+        // The server's history is the truth: draw it again, with the refused messages where
+        // they were, then what is still unconfirmed.
         while (log.firstChild) log.removeChild(log.firstChild);
         state.shown = {};
-        (frame.history || []).forEach(render);
+        state.lastId = null;
+        var history = frame.history || [];
+        state.refused = loadRefused();
+        var ids = {};
+        history.forEach(function (m) { if (m.id != null) ids[m.id] = true; });
+        var refusedAfter = {};
+        state.refused.forEach(function (item) {
+          var anchor = item.after != null && ids[item.after] ? item.after : "start";
+          (refusedAfter[anchor] = refusedAfter[anchor] || []).push(item);
+        });
+        (refusedAfter.start || []).forEach(renderRefused);
+        history.forEach(function (m) {
+          render(m);
+          if (m.id != null) (refusedAfter[m.id] || []).forEach(renderRefused);
+        });
         var confirmed = {};
-        (frame.history || []).forEach(function (m) { if (m.client_id) confirmed[m.client_id] = true; });
+        history.forEach(function (m) { if (m.client_id) confirmed[m.client_id] = true; });
         state.outbox = state.outbox.filter(function (m) { return !confirmed[m.client_id]; });
         saveOutbox();
+        var fresh = !history.length && !state.outbox.length && !state.refused.length;
+        if (fresh) showGreeting(frame.greeting);
         state.outbox.forEach(function (m) {
           render({ sender: "customer", text: m.text, client_id: m.client_id, pending: true });
           transmit(m);
@@ -326,6 +482,7 @@
           if (frame.id != null) node.setAttribute("data-key", "id:" + frame.id);
           markSent(node);
         }
+        if (frame.id != null) noteId(frame.id);
         break;
       case "typing":
         typing.hidden = !frame.on;
@@ -336,10 +493,8 @@
         if (!state.opened && frame.sender !== "customer") setUnread(unread + 1);
         break;
       case "error":
-        if (frame.client_id) {
-          state.outbox = state.outbox.filter(function (m) { return m.client_id !== frame.client_id; });
-          saveOutbox();
-        }
+        // A refusal of one message is shown on that message; anything else as a notice.
+        if (frame.client_id && refuse(frame.client_id, frame.reason, frame.retry_after)) break;
         render({ sender: "system", text: frame.reason || "Something went wrong.", client_id: "err-" + newId() });
         break;
     }
