@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import TZPATH, ZoneInfo
 
 import yaml
 from pydantic import BaseModel, field_validator, model_validator
@@ -29,6 +29,41 @@ class ShopInfo(BaseModel):
     website: str
     currency: str = "EUR"
     timezone: str = "UTC"
+    # How staff pages write dates, times and money (a BCP 47 tag: en-GB, de-DE, fr-CA). Left
+    # out: English as written in the time zone's country (Europe/Berlin: en-DE), else en.
+    locale: str | None = None
+
+    @field_validator("locale")
+    @classmethod
+    def _locale_tag(cls, value: str | None) -> str | None:
+        if value is not None and not _LOCALE.fullmatch(value):
+            raise ValueError(f"locale must be a language tag such as en-GB, not {value!r}")
+        return value
+
+    @property
+    def locale_tag(self) -> str:
+        """The locale given, else one derived from the time zone's country."""
+        if self.locale:
+            return self.locale
+        country = _zone_country(self.timezone)
+        return f"en-{country}" if country else "en"
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def _zone_country(zone: str) -> str | None:
+    """The ISO country of a time zone, from the tz database's zone.tab (None for UTC)."""
+    for directory in TZPATH:
+        table = Path(directory) / "zone.tab"
+        if not table.is_file():
+            continue
+        for line in table.read_text(encoding="utf-8").splitlines():
+            fields = line.split("\t")
+            if not line.startswith("#") and len(fields) >= 3 and fields[2] == zone:
+                return fields[0]
+        return None
+    return None
 
 
 class DeliveryOption(BaseModel):

@@ -76,15 +76,12 @@
     return Math.floor(hours / 24) + " days";
   }
 
-  function when(iso) {
-    if (!iso) return "";
-    var date = new Date(iso);
-    return date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
-  }
+  // Dates and money the shop's way (bot/static/format.js): "18 Nov 2026, 14:05", "€49.90".
+  function when(iso) { return KefuFormat.dateTime(iso); }
 
   function waitedSeconds(handoff) {
     if (handoff.status !== "waiting") return handoff.waiting_seconds;
-    return (Date.now() - new Date(handoff.created_at).getTime()) / 1000;
+    return (Date.now() - KefuFormat.parse(handoff.created_at).getTime()) / 1000;
   }
 
   var SENDER = { customer: "Customer", bot: "Assistant", agent: "Agent", system: "System" };
@@ -144,7 +141,7 @@
 
   function tick() {
     document.querySelectorAll(".waited[data-live='1']").forEach(function (node) {
-      node.textContent = duration((Date.now() - new Date(node.dataset.created).getTime()) / 1000);
+      node.textContent = duration((Date.now() - KefuFormat.parse(node.dataset.created).getTime()) / 1000);
     });
   }
 
@@ -291,7 +288,7 @@
     c.orders.forEach(function (o) {
       var li = el("li", "order");
       li.appendChild(el("strong", null, o.order_number));
-      li.appendChild(el("span", null, " " + o.status + " · " + o.total + " " + o.currency + " · " + when(o.created_at)));
+      li.appendChild(el("span", null, " " + o.status + " · " + KefuFormat.money(o.total, o.currency) + " · " + when(o.created_at)));
       if (o.tracking_number) li.appendChild(el("div", "small", (o.carrier || "") + " " + o.tracking_number));
       li.appendChild(el("div", "small", o.items.map(function (i) { return i.quantity + "× " + i.name; }).join(", ")));
       orders.appendChild(li);

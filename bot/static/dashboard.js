@@ -83,7 +83,8 @@
     charts = [];
     chartsEl.textContent = "";
 
-    var days = k.volume.map(function (d) { return d.day; });
+    // Calendar days written the shop's way ("18 Nov"; bot/static/format.js).
+    var days = k.volume.map(function (d) { return KefuFormat.dayMonth(d.day); });
     card("volume", "Conversations and messages per day",
          k.volume.reduce(function (n, d) { return n + d.conversations; }, 0) + " conversations, " +
          k.volume.reduce(function (n, d) { return n + d.messages; }, 0) + " messages",
