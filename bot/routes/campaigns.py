@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -43,6 +43,16 @@ class CampaignCreate(BaseModel):
     segment_id: int | None = None
     topic: str | None = Field(default=None, max_length=80)
     # Send at this moment (ISO 8601 with a time zone) instead of on demand.
+    scheduled_at: datetime | None = None
+
+
+class CampaignUpdate(BaseModel):
+    """A draft's changes: only the fields given change; "scheduled_at": null unschedules it."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    message: str | None = Field(default=None, min_length=1, max_length=3000)
+    segment_id: int | None = None
+    topic: str | None = Field(default=None, max_length=80)
     scheduled_at: datetime | None = None
 
 
@@ -86,8 +96,7 @@ async def list_campaigns(staff: MarketingStaff) -> list[CampaignPublic]:
              responses={**AUTH_ERRORS, 404: {"description": "no such segment"},
                         422: {"description": "no audience, an unknown placeholder"}})
 async def create_campaign(body: CampaignCreate, staff: MarketingStaff) -> CampaignPublic:
-    if body.scheduled_at is not None and body.scheduled_at.tzinfo is None:
-        raise HTTPException(422, "scheduled_at needs a time zone (e.g. 2026-12-01T10:00+00:00)")
+    _aware_schedule(body.scheduled_at)
 
     def work(session) -> CampaignPublic:
         campaign = campaigns.create(session, name=body.name, message=body.message,
@@ -96,6 +105,59 @@ async def create_campaign(body: CampaignCreate, staff: MarketingStaff) -> Campai
         return _public(session, campaign)
     with http_errors():
         return await store.run(work)
+
+
+def _aware_schedule(scheduled_at: datetime | None) -> None:
+    if scheduled_at is not None and scheduled_at.tzinfo is None:
+        raise HTTPException(422, "scheduled_at needs a time zone (e.g. 2026-12-01T10:00+00:00)")
+
+
+DRAFT_ERRORS = {**AUTH_ERRORS, 404: {"description": "no such campaign"},
+                409: {"description": "not a draft any more (already sent)"}}
+
+
+@api_router.patch("/{campaign_id}", response_model=CampaignPublic,
+                  responses={**DRAFT_ERRORS,
+                             422: {"description": "an empty name or message, an unknown "
+                                                  "placeholder, no audience"}})
+async def update_campaign(campaign_id: int, body: CampaignUpdate,
+                          staff: MarketingStaff) -> CampaignPublic:
+    """Edit a draft: its name, message, audience (segment or topic) or schedule."""
+    _aware_schedule(body.scheduled_at)
+    given = body.model_fields_set
+    if not given:
+        raise HTTPException(422, "nothing to change: give a name, message, segment_id, topic "
+                                 "or scheduled_at")
+
+    def work(session) -> CampaignPublic:
+        campaign = campaigns.update(
+            session, campaign_id=campaign_id, name=body.name, message=body.message,
+            segment_id=body.segment_id, topic=body.topic, staff_id=staff.id,
+            scheduled_at=body.scheduled_at if "scheduled_at" in given else campaigns.KEEP)
+        return _public(session, campaign)
+    with http_errors():
+        return await store.run(work)
+
+
+@api_router.delete("/{campaign_id}/schedule", response_model=CampaignPublic,
+                   responses=DRAFT_ERRORS)
+async def unschedule_campaign(campaign_id: int, staff: MarketingStaff) -> CampaignPublic:
+    """Cancel a scheduled send: the campaign is a draft again, sent only when someone sends
+    it (409 if it is not scheduled or already went out)."""
+    def work(session) -> CampaignPublic:
+        return _public(session, campaigns.unschedule(session, campaign_id=campaign_id,
+                                                     staff_id=staff.id))
+    with http_errors():
+        return await store.run(work)
+
+
+@api_router.delete("/{campaign_id}", status_code=204, responses=DRAFT_ERRORS)
+async def delete_campaign(campaign_id: int, staff: MarketingStaff) -> Response:
+    """Delete a draft; a campaign that went out stays, for its report (409)."""
+    with http_errors():
+        await store.run(lambda s: campaigns.delete(s, campaign_id=campaign_id,
+                                                   staff_id=staff.id))
+    return Response(status_code=204)
 
 
 @api_router.post("/preview", responses={**AUTH_ERRORS, 404: {"description": "no such customer"},

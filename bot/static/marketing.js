@@ -1,5 +1,7 @@
 // The marketing console: segments with live audiences, campaigns (preview, create, send,
-// schedule) and each campaign's report as an SVG bar chart. Talks only to the JSON API.
+// schedule; a draft is edited, taken off the schedule or deleted) and each campaign's report
+// as an SVG bar chart. Talks only to the JSON API. Dates are the shop's (bot/static/format.js):
+// shown in its locale and time zone, and a schedule is entered in the shop's time.
 (function () {
   "use strict";
   var csrf = document.querySelector('meta[name="kefu-csrf"]').content;
@@ -82,31 +84,47 @@
     });
   }
 
+  function button(text, className, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    b.className = className;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function statusText(c) {
+    if (c.status === "draft" && c.scheduled_at) {
+      return "draft (scheduled " + KefuFormat.dateTime(c.scheduled_at) + ")";
+    }
+    if (c.sent_at && c.status !== "draft") return c.status + " " + KefuFormat.dateTime(c.sent_at);
+    return c.status;
+  }
+
   function loadCampaigns() {
     return api("GET", "/api/campaigns").then(function (campaigns) {
       var body = $("campaigns");
       body.textContent = "";
       campaigns.forEach(function (c) {
         var row = document.createElement("tr");
+        row.dataset.id = c.id;
         cell(row, c.name);
         cell(row, c.kind);
-        cell(row, c.status + (c.status === "draft" && c.scheduled_at ? " (scheduled " + c.scheduled_at + ")" : ""));
+        cell(row, statusText(c)).className = "status";
         cell(row, String(c.recipients));
         var actions = cell(row, "");
         if (c.status === "draft") {
-          var send = document.createElement("button");
-          send.type = "button";
-          send.textContent = "Send now";
-          send.className = "send";
-          send.addEventListener("click", function () { sendCampaign(c.id); });
-          actions.appendChild(send);
+          actions.appendChild(button("Send now", "send", function () { sendCampaign(c.id); }));
+          if (c.kind === "campaign") {
+            actions.appendChild(button("Edit", "edit", function () { editCampaign(c); }));
+          }
+          if (c.scheduled_at) {
+            actions.appendChild(button("Cancel schedule", "unschedule",
+                                       function () { unscheduleCampaign(c); }));
+          }
+          actions.appendChild(button("Delete", "delete", function () { deleteCampaign(c); }));
         }
-        var report = document.createElement("button");
-        report.type = "button";
-        report.textContent = "Report";
-        report.className = "report";
-        report.addEventListener("click", function () { showReport(c.id); });
-        actions.appendChild(report);
+        actions.appendChild(button("Report", "report", function () { showReport(c.id); }));
         body.appendChild(row);
       });
     });
@@ -115,12 +133,68 @@
   function sendCampaign(id) {
     api("POST", "/api/campaigns/" + id + "/send").then(function (result) {
       if (result.deferred_until) {
-        toast("Quiet hours: it goes out at " + result.deferred_until);
+        toast("Quiet hours: it goes out at " + KefuFormat.dateTime(result.deferred_until));
       } else {
         toast(result.queued + " queued, " + result.capped + " held back by the frequency cap");
       }
       return loadCampaigns();
     }).catch(function (e) { toast(e.message, true); });
+  }
+
+  function unscheduleCampaign(c) {
+    api("DELETE", "/api/campaigns/" + c.id + "/schedule").then(function () {
+      toast(c.name + " is a draft again: it goes out only when you send it");
+      if (editing && editing.id === c.id) $("camp-when").value = "";
+      return loadCampaigns();
+    }).catch(function (e) { toast(e.message, true); });
+  }
+
+  function deleteCampaign(c) {
+    if (!window.confirm("Delete the draft " + c.name + "?")) return;
+    api("DELETE", "/api/campaigns/" + c.id).then(function () {
+      toast("Deleted " + c.name);
+      if (editing && editing.id === c.id) newCampaign();
+      return loadCampaigns();
+    }).catch(function (e) { toast(e.message, true); });
+  }
+
+  // --- the campaign form: a new campaign, or a draft being edited ------------------------
+  var editing = null;
+
+  function topicOption(topic) {
+    var select = $("camp-segment");
+    var old = select.querySelector("option.topic");
+    if (old) select.removeChild(old);
+    if (!topic) return;
+    var option = document.createElement("option");
+    // Not a segment id: saving leaves the campaign's topic as it is.
+    option.value = "topic:" + topic;
+    option.className = "topic";
+    option.textContent = "Interest: " + topic;
+    select.insertBefore(option, select.firstChild);
+  }
+
+  function editCampaign(c) {
+    editing = c;
+    $("camp-title").textContent = "Edit campaign: " + c.name;
+    $("camp-create").textContent = "Save";
+    $("camp-new").hidden = false;
+    $("camp-name").value = c.name;
+    $("camp-message").value = c.message;
+    topicOption(c.segment_id === null ? c.topic : null);
+    $("camp-segment").value = c.segment_id === null ? "topic:" + c.topic : String(c.segment_id);
+    $("camp-when").value = KefuFormat.toShopInput(c.scheduled_at);
+    $("preview").hidden = true;
+    $("camp-name").focus();
+  }
+
+  function newCampaign() {
+    editing = null;
+    $("campaign-form").reset();
+    topicOption(null);
+    $("camp-title").textContent = "New campaign";
+    $("camp-create").textContent = "Create";
+    $("camp-new").hidden = true;
   }
 
   function showReport(id) {
@@ -130,7 +204,8 @@
       var bars = [["Reached", r.reached], ["Queued", r.queued], ["Failed", r.failed],
                   ["Opted out", r.opted_out], ["Replies", r.replies], ["Orders (7 days)", r.orders]];
       drawBars($("report-chart"), bars);
-      $("report-figures").textContent = r.recipients + " recipients; conversion " +
+      $("report-figures").textContent = (r.sent_at ? "Sent " + KefuFormat.dateTime(r.sent_at) + " · " : "") +
+        r.recipients + " recipients; conversion " +
         (r.conversion * 100).toFixed(1) + "% (orders within 7 days per reached customer)";
     }).catch(function (e) { toast(e.message, true); });
   }
@@ -180,26 +255,57 @@
     }).catch(function (e) { toast(e.message, true); });
   });
 
+  // A preview may wait for the product index (recommendations): say so while it does.
   $("camp-preview").addEventListener("click", function () {
-    api("POST", "/api/campaigns/preview", { message: $("camp-message").value,
-                                             segment_id: Number($("camp-segment").value) || null
-    }).then(function (p) {
-      var box = $("preview");
-      box.hidden = false;
+    var box = $("preview"), trigger = $("camp-preview");
+    box.hidden = false;
+    box.textContent = "Preparing preview…";
+    box.classList.add("pending");
+    box.setAttribute("aria-busy", "true");
+    trigger.disabled = true;
+    var segment = Number($("camp-segment").value) || null;
+    var body = { message: $("camp-message").value, segment_id: segment };
+    function done() {
+      box.classList.remove("pending");
+      box.removeAttribute("aria-busy");
+      trigger.disabled = false;
+    }
+    api("POST", "/api/campaigns/preview", body).then(function (p) {
+      done();
       box.textContent = p.text + "\n[" + p.buttons.map(function (b) { return b.title; }).join("] [") + "]";
-    }).catch(function (e) { toast(e.message, true); });
+    }).catch(function (e) {
+      done();
+      box.hidden = true;
+      toast(e.message, true);
+    });
   });
 
   $("campaign-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var body = { name: $("camp-name").value, message: $("camp-message").value,
-                 segment_id: Number($("camp-segment").value) || null };
-    if ($("camp-when").value) body.scheduled_at = new Date($("camp-when").value).toISOString();
-    api("POST", "/api/campaigns", body).then(function (c) {
-      toast("Created " + c.name + (c.scheduled_at ? " (scheduled)" : ": send it from the list"));
-      return loadCampaigns();
-    }).catch(function (e) { toast(e.message, true); });
+    var body = { name: $("camp-name").value, message: $("camp-message").value };
+    var segment = Number($("camp-segment").value) || null;
+    // The schedule is the shop's time, whatever the marketer's browser is set to.
+    var when = KefuFormat.fromShopInput($("camp-when").value);
+    var request;
+    if (editing) {
+      if (segment !== null) body.segment_id = segment;
+      body.scheduled_at = when;
+      request = api("PATCH", "/api/campaigns/" + editing.id, body).then(function (c) {
+        toast("Saved " + c.name);
+        newCampaign();
+      });
+    } else {
+      body.segment_id = segment;
+      if (when) body.scheduled_at = when;
+      request = api("POST", "/api/campaigns", body).then(function (c) {
+        toast("Created " + c.name + (c.scheduled_at
+          ? " (scheduled " + KefuFormat.dateTime(c.scheduled_at) + ")" : ": send it from the list"));
+      });
+    }
+    request.then(loadCampaigns).catch(function (e) { toast(e.message, true); });
   });
+
+  $("camp-new").addEventListener("click", newCampaign);
 
   loadSegments().then(loadCampaigns).catch(function (e) { toast(e.message, true); });
 })();

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from crm_store.errors import InvalidInput, NotFound
+from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import (
     Campaign,
     CampaignDelivery,
@@ -57,6 +57,85 @@ def create(session: Session, *, name: str, message: str, topic: str | None = Non
                  staff_id=created_by_id, action="campaign.create", entity="campaign",
                  entity_id=campaign.id)
     return campaign
+
+
+# `update(..., scheduled_at=KEEP)`: leave the schedule as it is (None clears it).
+KEEP: Any = object()
+
+
+def _draft(session: Session, campaign_id: int, doing: str) -> Campaign:
+    """The campaign, if it is still a draft: one that went out stays as it was, for its
+    report."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    if campaign.status != CampaignStatus.DRAFT or campaign.deliveries:
+        raise NotAllowed(f"campaign {campaign.name!r} was already sent, so it cannot be {doing}; "
+                         "a sent campaign stays as it went out, for its report")
+    return campaign
+
+
+def update(session: Session, *, campaign_id: int, name: str | None = None,
+           message: str | None = None, topic: str | None = None, segment_id: int | None = None,
+           scheduled_at: datetime | None = KEEP, staff_id: int | None = None) -> Campaign:
+    """Change a draft: what is given replaces what it had (a segment or a topic replaces
+    the audience; `scheduled_at=None` takes it off the schedule)."""
+    campaign = _draft(session, campaign_id, "edited")
+    if campaign.kind != "campaign":
+        raise NotAllowed(f"{campaign.name!r} is a new-product notice, written by Kefu: "
+                         "it can be sent, taken off the schedule or deleted, not edited")
+    changed: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("a campaign needs a name")
+        changed["name"] = name.strip()
+    if message is not None:
+        if not message.strip():
+            raise InvalidInput("a campaign needs a message")
+        check_placeholders(message)
+        changed["message"] = message.strip()
+    if segment_id is not None:
+        segments.get(session, segment_id=segment_id)
+        changed.update(segment_id=segment_id, topic=None)
+    elif topic is not None:
+        topic = normalise_topic(topic)
+        if not topic:
+            raise InvalidInput("a campaign needs a segment or an interest topic")
+        changed.update(topic=topic, segment_id=None)
+    if scheduled_at is not KEEP:
+        changed["scheduled_at"] = scheduled_at
+    for key, value in changed.items():
+        setattr(campaign, key, value)
+    session.flush()
+    audit.record(session, actor=f"staff:{staff_id}" if staff_id else "system",
+                 staff_id=staff_id, action="campaign.update", entity="campaign",
+                 entity_id=campaign.id, details={"fields": sorted(changed)})
+    return campaign
+
+
+def unschedule(session: Session, *, campaign_id: int, staff_id: int | None = None) -> Campaign:
+    """Cancel a scheduled send (or one waiting for the quiet hours to end): back to a draft
+    that goes out only when someone sends it."""
+    campaign = _draft(session, campaign_id, "taken off the schedule")
+    if campaign.scheduled_at is None:
+        raise NotAllowed(f"campaign {campaign.name!r} is not scheduled")
+    campaign.scheduled_at = None
+    session.flush()
+    audit.record(session, actor=f"staff:{staff_id}" if staff_id else "system",
+                 staff_id=staff_id, action="campaign.unschedule", entity="campaign",
+                 entity_id=campaign.id)
+    return campaign
+
+
+def delete(session: Session, *, campaign_id: int, staff_id: int | None = None) -> None:
+    """Delete a draft (scheduled or not). A campaign that went out cannot be deleted."""
+    campaign = _draft(session, campaign_id, "deleted")
+    name = campaign.name
+    session.delete(campaign)
+    session.flush()
+    audit.record(session, actor=f"staff:{staff_id}" if staff_id else "system",
+                 staff_id=staff_id, action="campaign.delete", entity="campaign",
+                 entity_id=campaign_id, details={"name": name})
 
 
 def audience(session: Session, *, topic: str, min_weight: float = 0.0) -> list[Customer]:
