@@ -219,7 +219,8 @@ async def marketing_page(request: Request, staff: PageStaff):
 
 @page_router.get("/marketing/static/{name}")
 async def marketing_static(name: str) -> FileResponse:
-    files = {"marketing.js": "application/javascript"}
+    # format.js: every staff page's date and money helper (bot/routes/staff_console.py).
+    files = {"marketing.js": "application/javascript", "format.js": "application/javascript"}
     if name not in files:
         raise HTTPException(404, "not found")
     return FileResponse(STATIC_DIR / name, media_type=files[name],

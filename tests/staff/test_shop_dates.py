@@ -33,7 +33,7 @@ def test_the_shop_names_its_locale_or_gets_one_from_its_time_zone():
 
 
 def test_the_format_helper_is_served_to_staff_pages(api_gateway):
-    script = httpx.get(f"{api_gateway.url}/staff/static/format.js")
+    script = httpx.get(f"{api_gateway.url}/marketing/static/format.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("application/javascript")
     assert "Intl.DateTimeFormat" in script.text
