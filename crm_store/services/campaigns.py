@@ -104,6 +104,7 @@ def update(session: Session, *, campaign_id: int, name: str | None = None,
         changed.update(topic=topic, segment_id=None)
     if scheduled_at is not KEEP:
         changed["scheduled_at"] = scheduled_at
+    changed = {key: value for key, value in changed.items() if getattr(campaign, key) != value}
     for key, value in changed.items():
         setattr(campaign, key, value)
     session.flush()

@@ -121,10 +121,11 @@ def test_a_draft_is_edited_unscheduled_and_deleted_and_a_sent_one_stays(gateway)
     assert draft not in listed(mia)
     assert mia.delete(f"/campaigns/{draft}").status_code == 404
     with session_scope() as session:
-        actions = [e.action for e in audit.for_entity(session, entity="campaign",
-                                                      entity_id=draft)]
-    assert actions == ["campaign.create", "campaign.update", "campaign.unschedule",
-                       "campaign.delete"]
+        trail = [(e.action, e.details) for e in audit.for_entity(session, entity="campaign",
+                                                                 entity_id=draft)]
+    assert [action for action, _ in trail] == ["campaign.create", "campaign.update",
+                                               "campaign.unschedule", "campaign.delete"]
+    assert trail[1][1] == {"fields": ["message", "name", "scheduled_at"]}
 
     anna = client(gateway, "anna@shop.example")
     assert anna.delete(f"/campaigns/{sent}").status_code == 403
