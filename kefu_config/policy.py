@@ -52,6 +52,7 @@ class ShopInfo(BaseModel):
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
+@lru_cache
 def _zone_country(zone: str) -> str | None:
     """The ISO country of a time zone, from the tz database's zone.tab (None for UTC)."""
     for directory in TZPATH:
