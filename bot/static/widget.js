@@ -110,8 +110,9 @@
   form.appendChild(input);
   form.appendChild(send);
   // Near the length limit: a counter, and a notice when the limit is reached or a paste is cut.
+  // The notice is a live region that stays in the page (empty when there is nothing to say),
+  // so a screen reader announces it when it appears.
   var limitBar = el("div", "kefu-limit");
-  limitBar.hidden = true;
   var notice = el("span", "kefu-notice");
   notice.setAttribute("role", "status");
   var counter = el("span", "kefu-counter");
@@ -284,7 +285,7 @@
     counter.textContent = formatCount(length) + " / " + formatCount(max);
     counter.hidden = !near;
     limitBar.classList.toggle("kefu-at-limit", length >= max);
-    limitBar.hidden = !near && !text;
+    limitBar.classList.toggle("kefu-limit-on", near || !!text);
   }
 
   input.addEventListener("input", function () { updateLimit(); });
