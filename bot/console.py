@@ -1,7 +1,8 @@
 """What staff do in the agent console, with everything that follows from it: the store is
 changed (bot/console_store.py), the customer hears about it on their channel (the gateway's
-outbound path), other staff see it live (StaffBus), and the dialogue is told (Rasa's
-`trigger_intent`) so the assistant asks for a rating once a person is done.
+outbound path: who joined, who took over, how their ticket was resolved), other staff see it
+live (StaffBus), and the dialogue is told (Rasa's `trigger_intent`) so the assistant asks for
+a rating once a person is done.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.schemas import HandoffPublic, MessagePublic, NotePublic, ResolvedPublic
 from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
 from crm_store.errors import InvalidInput
+from kefu_config.handoff import joined_text, transferred_text
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +27,9 @@ CONVERSATION_RESOLVED = "EXTERNAL_conversation_resolved"
 TICKET_RESOLVED = "EXTERNAL_ticket_resolved"
 
 
-def joined_text(name: str | None) -> str:
-    """What the customer is told when a person takes over: their name when staff have one
-    (never the email address), otherwise simply that someone from the team is there."""
-    name = (name or "").strip()
-    if name:
-        return f"{name} from our team has joined the conversation."
-    return "A member of our team has joined the conversation."
+def ticket_resolved_text(reference: str, resolution: str) -> str:
+    """What the customer is told when staff resolve their ticket: which one, and how."""
+    return f"Your ticket {reference} is resolved.\nResolution: {resolution}"
 
 
 def actor(staff: Staff) -> cs.Actor:
@@ -72,10 +70,13 @@ class AgentConsole:
         return note
 
     async def transfer(self, staff: Staff, handoff_id: int, to_staff_id: int) -> HandoffPublic:
-        handoff = await store.run(cs.transfer(handoff_id, actor(staff), to_staff_id))
+        handoff, name = await store.run(cs.transfer(handoff_id, actor(staff), to_staff_id))
         await self.bus.publish({"type": "handoff.transferred", "handoff_id": handoff.id,
                                 "conversation_id": handoff.conversation_id,
                                 "from_staff_id": staff.id, "staff_id": to_staff_id})
+        # The customer learns someone else is answering now, and need not start again.
+        await self.gateway.deliver(conversation_id=handoff.conversation_id, sender="system",
+                                   text=transferred_text(name))
         return handoff
 
     async def resolve(self, staff: Staff, handoff_id: int, note: str | None) -> ResolvedPublic:
@@ -93,15 +94,22 @@ class AgentConsole:
                                 "staff_id": staff.id})
         if not newly_resolved:
             return
-        reference, conversation = await store.run(cs.ticket_conversation(ticket.id))
-        if conversation is None or reference is None:
+        news = await store.run(cs.ticket_conversation(ticket.id))
+        if news is None or news.conversation is None:
             return
+        conversation = news.conversation
+        # First what was done (whoever has the conversation now: it is the customer's answer),
+        # then, from the assistant, the rating question.
+        if news.resolution:
+            await self.gateway.deliver(conversation_id=conversation.id, sender="system",
+                                       text=ticket_resolved_text(news.reference,
+                                                                 news.resolution))
         if conversation.human:
             # A person is talking with the customer right now; the assistant must not butt in.
             logger.info("ticket %s resolved during a human conversation; no rating asked",
-                        reference)
+                        news.reference)
             return
-        await self._tell_dialogue(conversation, TICKET_RESOLVED, {"ticket_id": reference})
+        await self._tell_dialogue(conversation, TICKET_RESOLVED, {"ticket_id": news.reference})
 
     async def _tell_dialogue(self, conversation: ConversationRef, intent: str,
                              entities: dict[str, Any] | None = None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -225,8 +226,10 @@ def resolve(handoff_id: int, actor: Actor, note: str | None
 
 
 def transfer(handoff_id: int, actor: Actor, to_staff_id: int
-             ) -> Callable[[Session], HandoffPublic]:
-    def work(session: Session) -> HandoffPublic:
+             ) -> Callable[[Session], tuple[HandoffPublic, str | None]]:
+    """(the handoff, the display name of the agent who now holds it, None when they have
+    none: what the customer may be told)."""
+    def work(session: Session) -> tuple[HandoffPublic, str | None]:
         handoff = _require_handoff(session, handoff_id)
         _check_holder(handoff, actor)
         target = session.get(StaffUser, to_staff_id)
@@ -236,7 +239,7 @@ def transfer(handoff_id: int, actor: Actor, to_staff_id: int
             raise InvalidInput("that agent already holds the conversation")
         handoffs.transfer(session, handoff_id=handoff_id, to_staff_id=target.id,
                           actor_staff_id=actor.id)
-        return handoff_public(session, handoff)
+        return handoff_public(session, handoff), target.name
     return work
 
 
@@ -380,22 +383,30 @@ def update_ticket(ticket_id: int, actor: Actor, changes: dict
     return work
 
 
-def ticket_conversation(ticket_id: int) -> Callable[[Session], tuple[str | None,
-                                                                      ConversationRef | None]]:
-    """The ticket's reference and the conversation to ask its rating in: the one it came from,
-    else the customer's latest; None when the customer cannot be reached by the assistant."""
-    def work(session: Session) -> tuple[str | None, ConversationRef | None]:
+class TicketNews(NamedTuple):
+    """What the customer is told when their ticket is resolved, and where."""
+
+    reference: str
+    resolution: str | None
+    conversation: ConversationRef | None  # None: nobody to tell
+
+
+def ticket_conversation(ticket_id: int) -> Callable[[Session], TicketNews | None]:
+    """The ticket's news and the conversation to tell it in: the customer's most recently
+    active one (the channel they last used), else the one the ticket came from; no
+    conversation when the customer cannot be reached."""
+    def work(session: Session) -> TicketNews | None:
         ticket = session.get(Ticket, ticket_id)
         if ticket is None:
-            return None, None
-        conversation = session.get(Conversation, ticket.conversation_id) \
-            if ticket.conversation_id else None
-        if conversation is None and ticket.customer_id is not None:
-            found = conversations.for_customer(session, customer_id=ticket.customer_id)
-            conversation = found[0] if found else None
-        if conversation is None or conversation.external_id.startswith("erased-"):
-            return ticket.reference, None
-        return ticket.reference, conversation_ref(conversation)
+            return None
+        found = conversations.for_customer(session, customer_id=ticket.customer_id) \
+            if ticket.customer_id is not None else []
+        if not found and ticket.conversation_id:
+            origin = session.get(Conversation, ticket.conversation_id)
+            found = [origin] if origin is not None else []
+        reachable = [c for c in found if not c.external_id.startswith("erased-")]
+        return TicketNews(ticket.reference, ticket.resolution,
+                          conversation_ref(reachable[0]) if reachable else None)
     return work
 
 

@@ -1,7 +1,9 @@
-"""What a customer is told when their conversation goes to a person.
+"""What a customer is told when their conversation goes to a person, and as it passes from
+one person to another.
 
 The same words whichever part hands over: the dialogue's action_handoff (actions/handoff.py)
-or the gateway itself when `/human` reaches a dialogue that cannot answer (bot/store.py).
+or the gateway itself when `/human` reaches a dialogue that cannot answer (bot/store.py). The
+agent console (bot/console.py) tells the customer who joined and who took over.
 """
 
 from __future__ import annotations
@@ -26,3 +28,24 @@ def next_steps_text(position: int, now: datetime | None = None) -> str:
     return (f"Our team is offline right now; they're back {opens:%A at %H:%M} "
             f"({policy.shop.timezone}). Your conversation is in their queue and will be answered "
             "then — you'll get the reply right here. You can keep writing; nothing is lost.")
+
+
+def staff_name(name: str | None) -> str | None:
+    """The name a customer may be told for a member of staff: their display name, or None
+    when they have none (never the email address or anything made from it)."""
+    return (name or "").strip() or None
+
+
+def joined_text(name: str | None) -> str:
+    """A person took the conversation over: by name when staff have one, otherwise simply
+    that someone from the team is there."""
+    name = staff_name(name)
+    if name:
+        return f"{name} from our team has joined the conversation."
+    return "A member of our team has joined the conversation."
+
+
+def transferred_text(name: str | None) -> str:
+    """The conversation passed to another person, named the same way as when one joins."""
+    return (f"I've passed your conversation to {staff_name(name) or 'a colleague'}, who will "
+            "continue from here.")

@@ -49,7 +49,8 @@ async def claim(handoff_id: int, staff: ServiceStaff, console: Console) -> Hando
              responses={**ERRORS, 422: {"description": "not an active agent"}})
 async def transfer(handoff_id: int, body: TransferBody, staff: ServiceStaff,
                    console: Console) -> HandoffPublic:
-    """Give a conversation you hold to another agent."""
+    """Give a conversation you hold to another agent; the customer is told who continues (by
+    display name, else 'a colleague')."""
     with http_errors():
         return await console.transfer(staff, handoff_id, body.staff_id)
 

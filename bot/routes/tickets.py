@@ -58,7 +58,8 @@ async def list_tickets(
 async def update_ticket(ticket_id: int, body: TicketUpdate, staff: ServiceStaff,
                         console: Console) -> TicketPublic:
     """Change status, priority, assignee or resolution (only the fields sent). Resolving needs
-    a resolution; the customer is then asked to rate how it was handled."""
+    a resolution; the customer is then told it, with the ticket's reference, in their most
+    recently active conversation, and asked there to rate how it was handled."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     for name in ("status", "priority"):
         if name in changes and changes[name] is None:
