@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from bot import limits
 from bot.channels import rest, telegram, web
 from bot.fanout import RedisFanout
-from bot.gateway import Gateway
+from bot.gateway import Gateway, lease_for
 from bot.outbound import Dispatcher
 from bot.rasa_client import RasaClient
 from bot.rasa_events import RasaEventConsumer
+from bot.recovery import Recovery
 from bot.routes import (  # the marketing console
     campaigns,
     dashboard,
@@ -72,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher = app.state.dispatcher = Dispatcher(
             bus, max_attempts=settings.outbound_max_attempts,
             sweep_interval=settings.outbound_sweep_interval)
-        gateway = app.state.gateway = Gateway(app.state.rasa, dispatcher, bus)
+        gateway = app.state.gateway = Gateway(
+            app.state.rasa, dispatcher, bus, replica=settings.resolved_replica_name,
+            lease_seconds=lease_for(settings.rasa_timeout))
         app.state.web_connections = web.WebConnections(relay=fanout)
         # KEFU_RABBITMQ_URL set: Rasa's tracker events arrive there (production profile).
         app.state.rasa_events = RasaEventConsumer(
@@ -90,9 +93,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             logger.info("Telegram channel off (no KEFU_TELEGRAM_TOKEN)")
         dispatcher.start()
+        # Messages stored but never answered (a crash, a long outage): bot/recovery.py.
+        recovery = app.state.recovery = Recovery(
+            gateway, window_minutes=settings.unanswered_window_minutes,
+            interval=settings.unanswered_sweep_interval)
+        recovery.start()
         try:
             yield
         finally:
+            await recovery.stop()
             if app.state.telegram is not None:
                 await app.state.telegram.stop()
             await dispatcher.stop()

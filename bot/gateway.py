@@ -20,7 +20,8 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import store
@@ -30,6 +31,7 @@ from bot.rasa_client import RasaClient
 from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
+from crm_store.models import utcnow
 from crm_store.services import link_codes
 from kefu_config import senders
 
@@ -88,11 +90,28 @@ class Handled:
 OnStored = Callable[[ConversationRef, ChatMessage], Awaitable[None]]
 
 
+# How long a replica may take to answer one message before another may answer it instead:
+# longer than any live turn (Rasa's timeout plus the store's outage grace), so that only a
+# message whose replica died is taken over (bot/recovery.py).
+LEASE_MARGIN = 30.0
+
+
+def lease_for(rasa_timeout: float) -> float:
+    return rasa_timeout + store.OUTAGE_GRACE + LEASE_MARGIN
+
+
 class Gateway:
-    def __init__(self, rasa: RasaClient, dispatcher: Dispatcher, bus: StaffBus) -> None:
+    def __init__(self, rasa: RasaClient, dispatcher: Dispatcher, bus: StaffBus,
+                 replica: str = "gateway", lease_seconds: float | None = None) -> None:
         self.rasa = rasa
         self.dispatcher = dispatcher
         self.bus = bus
+        self.replica = replica
+        self.lease_seconds = lease_seconds if lease_seconds is not None else \
+            lease_for(30.0)
+        # Every lease this process takes runs out after this moment; one of this replica's
+        # that runs out earlier was taken by an earlier process, which is gone.
+        self.own_before = utcnow() + timedelta(seconds=self.lease_seconds)
         # One lock per conversation in use; a lock nobody holds or waits for goes away.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = \
             weakref.WeakValueDictionary()
@@ -102,6 +121,10 @@ class Gateway:
         if lock is None:
             lock = self._locks[sender_id] = asyncio.Lock()
         return lock
+
+    def lease(self) -> tuple[str, datetime]:
+        """This replica's claim on a message it is about to answer."""
+        return self.replica, utcnow() + timedelta(seconds=self.lease_seconds)
 
     # --- inbound -------------------------------------------------------------------------------
 
@@ -113,21 +136,51 @@ class Gateway:
                 payload["payload"] = inbound.rasa_text
             stored = await store.run(store.record_inbound(
                 inbound.channel, inbound.external_id, inbound.text, inbound.dedupe_key,
-                payload or None))
+                payload or None, self.lease(), self.own_before))
             conversation = stored.conversation
             if stored.message is None:
                 logger.info("duplicate %s message %s ignored", inbound.channel,
                             inbound.dedupe_key)
                 return Handled(conversation, None, [])
             message = stored.message
+            if stored.resumed:
+                # A resend of a message stored earlier and never answered: answer the first copy.
+                logger.info("resent %s message %s answered", inbound.channel, message.id)
+                inbound = replace(inbound, text=message.content.text, rasa_text=stored.rasa_text)
             if on_stored is not None:
                 await on_stored(conversation, message)
             await self._publish_message(conversation, message)
             replies = await self._route(inbound, conversation, message, stored.verified)
             return Handled(conversation, message, replies)
 
+    async def resume(self, conversation: ConversationRef, message: ChatMessage,
+                     rasa_text: str | None) -> list[ChatMessage]:
+        """Answer a stored message that was never answered (bot/recovery.py), as if it had
+        just arrived; the caller holds its lease."""
+        async with self._lock(conversation.sender_id):
+            inbound = Inbound(conversation.channel, conversation.external_id,
+                              message.content.text, rasa_text=rasa_text)
+            verified = await store.run(store.identity_customer(
+                conversation.channel, conversation.external_id), wait=store.OUTAGE_GRACE)
+            current = await store.run(store.get_conversation(conversation.id),
+                                      wait=store.OUTAGE_GRACE)
+            return await self._route(inbound, current or conversation, message, verified[1])
+
     async def _route(self, inbound: Inbound, conversation: ConversationRef,
                      message: ChatMessage, verified: bool) -> list[ChatMessage]:
+        replies = await self._command(inbound, conversation, verified)
+        if replies is None and not conversation.human:
+            # Rasa's answer marks the message handled with its replies (store.after_reply).
+            return await self._ask_rasa(inbound, conversation, message,
+                                        _rasa_text(inbound), forced_handoff=_forced(inbound))
+        # A gateway command, or a message for the person who has the conversation (the bot
+        # stays silent; staff saw it live, published above): finished here.
+        await store.run(store.mark_handled(message.id), wait=store.OUTAGE_GRACE)
+        return replies or []
+
+    async def _command(self, inbound: Inbound, conversation: ConversationRef,
+                       verified: bool) -> list[ChatMessage] | None:
+        """The gateway's own commands (link, /stop, /help); None for anything else."""
         text = inbound.text.strip()
         if (match := _LINK.match(text)) is not None:
             return await self._link(conversation, match.group("code"), verified)
@@ -138,17 +191,7 @@ class Gateway:
             return await self._stop(conversation)
         if command == "help":
             return [await self._reply(conversation, Content(HELP_TEXT), "system")]
-        if conversation.human:
-            # A person has the conversation: the bot stays silent, staff see the message live
-            # (published above).
-            return []
-        rasa_text = inbound.rasa_text or text
-        if command == "start":
-            rasa_text = "/greet"
-        elif command == "human":
-            rasa_text = "/human_handoff"
-        return await self._ask_rasa(inbound, conversation, message, rasa_text,
-                                    forced_handoff=command == "human")
+        return None
 
     async def _ask_rasa(self, inbound: Inbound, conversation: ConversationRef,
                         message: ChatMessage, rasa_text: str,
@@ -178,8 +221,8 @@ class Gateway:
             self.dispatcher.enqueue(after.conversation, reply_message)
             await self._publish_message(after.conversation, reply_message)
         if after.handoff_id is not None:
-            await self._publish_handoff(after.conversation, after.handoff_id,
-                                        after.handoff_reason or "requested in chat")
+            await self.publish_handoff(after.conversation, after.handoff_id,
+                                       after.handoff_reason or "requested in chat")
         return after.replies
 
     async def _link(self, conversation: ConversationRef, code: str | None,
@@ -295,8 +338,8 @@ class Gateway:
             "message": message.to_json(),
         })
 
-    async def _publish_handoff(self, conversation: ConversationRef, handoff_id: int,
-                               reason: str) -> None:
+    async def publish_handoff(self, conversation: ConversationRef, handoff_id: int,
+                              reason: str) -> None:
         await self.bus.publish({"type": "handoff.requested", "conversation_id": conversation.id,
                                 "customer_id": conversation.customer_id,
                                 "channel": conversation.channel, "handoff_id": handoff_id,
@@ -308,3 +351,17 @@ class Gateway:
 def _command(text: str) -> str | None:
     match = _COMMAND.match(text)
     return match.group("name").lower() if match else None
+
+
+def _rasa_text(inbound: Inbound) -> str:
+    text = inbound.text.strip()
+    command = _command(text)
+    if command == "start":
+        return "/greet"
+    if command == "human":
+        return "/human_handoff"
+    return inbound.rasa_text or text
+
+
+def _forced(inbound: Inbound) -> bool:
+    return _command(inbound.text.strip()) == "human"

@@ -47,6 +47,7 @@ from crm_store.services import (
     handoffs,
     identities,
     link_codes,
+    unanswered,
 )
 from kefu_config import senders
 from kefu_config.handoff import next_steps_text
@@ -79,6 +80,21 @@ class StoredInbound:
     conversation: ConversationRef
     message: ChatMessage | None  # None: a duplicate
     verified: bool
+    # A resend of a message stored earlier and never answered: `message` is that first copy,
+    # to be answered now, with what Rasa was to be given (a button's payload) if not its text.
+    resumed: bool = False
+    rasa_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A customer message stored but never answered (bot/recovery.py)."""
+
+    message: ChatMessage
+    conversation: ConversationRef
+    rasa_text: str | None
+    too_old: bool
+    superseded: bool
 
 
 @dataclass(frozen=True)
@@ -170,12 +186,67 @@ def _log_outage(state: RetryCallState) -> None:
 # --- inbound -----------------------------------------------------------------------------------
 
 def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | None,
-                   payload: dict[str, Any] | None) -> Callable[[Session], StoredInbound]:
+                   payload: dict[str, Any] | None, lease: tuple[str, datetime] | None = None,
+                   own_before: datetime | None = None) -> Callable[[Session], StoredInbound]:
+    """Store the message, unfinished under `lease` unless a person has the conversation (then
+    it is passed to staff as it is stored). A resend of a message that was stored but never
+    answered, whose lease has run out, is taken under this lease and comes back as the message
+    to answer, not as a duplicate."""
     def work(session: Session) -> StoredInbound:
         stored = delivery.record_inbound(session, channel=channel, external_id=external_id,
-                                         text=text, dedupe_key=dedupe_key, payload=payload)
+                                         text=text, dedupe_key=dedupe_key, payload=payload,
+                                         lease=lease)
+        conversation = conversation_ref(stored.conversation)
+        first = stored.duplicate_of
+        if (first is not None and lease is not None and first.unanswered_since is not None
+                and not conversation.human
+                and unanswered.claim(session, message_id=first.id, owner=lease[0],
+                                     until=lease[1], own_before=own_before)):
+            return StoredInbound(conversation, chat_message(first), stored.verified,
+                                 resumed=True, rasa_text=_rasa_text(first))
         message = chat_message(stored.message) if stored.message is not None else None
-        return StoredInbound(conversation_ref(stored.conversation), message, stored.verified)
+        return StoredInbound(conversation, message, stored.verified)
+    return work
+
+
+def _rasa_text(message: Message) -> str | None:
+    value = (message.payload or {}).get("payload")
+    return value if isinstance(value, str) else None
+
+
+def mark_handled(message_id: int) -> Callable[[Session], None]:
+    return lambda session: unanswered.mark_handled(session, message_id=message_id)
+
+
+def unfinished(owner: str, window: timedelta, own_before: datetime | None
+               ) -> Callable[[Session], list[Unfinished]]:
+    def work(session: Session) -> list[Unfinished]:
+        found = []
+        for message in unanswered.unfinished(session, owner=owner, own_before=own_before):
+            conversation = conversations.get(session, conversation_id=message.conversation_id)
+            found.append(Unfinished(chat_message(message), conversation_ref(conversation),
+                                    _rasa_text(message),
+                                    unanswered.too_old(message, window=window),
+                                    unanswered.superseded(session, message)))
+        return found
+    return work
+
+
+def claim_unfinished(message_id: int, owner: str, until: datetime,
+                     own_before: datetime | None) -> Callable[[Session], bool]:
+    return lambda session: unanswered.claim(session, message_id=message_id, owner=owner,
+                                            until=until, own_before=own_before)
+
+
+def hand_over_unanswered(conversation_id: int, message_id: int, reason: str
+                         ) -> Callable[[Session], tuple[ConversationRef, int]]:
+    """Too old to answer automatically: a person follows up (the agents' queue)."""
+    def work(session: Session) -> tuple[ConversationRef, int]:
+        handoff = handoffs.hand_over(session, conversation_id=conversation_id, reason=reason,
+                                     kind=handoffs.HandoffKind.UNANSWERED)
+        unanswered.mark_handled(session, message_id=message_id)
+        conversation = conversations.get(session, conversation_id=conversation_id)
+        return conversation_ref(conversation), handoff.id
     return work
 
 
@@ -197,6 +268,9 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
         if inbound_id is not None and (intent is not None or confidence is not None):
             delivery.set_understanding(session, message_id=inbound_id, intent=intent,
                                        confidence=_clamp(confidence))
+        if inbound_id is not None:
+            # Answered in the same unit of work as the replies: both or neither.
+            unanswered.mark_handled(session, message_id=inbound_id)
         forced = (required_handoff is not None and handoff_reason is None
                   and handoffs.active_for(session, conversation_id=conversation_id) is None)
         if forced:

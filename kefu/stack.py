@@ -9,6 +9,7 @@ in front of each tier (kefu/balancer.py) when there is more than one replica.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -139,8 +140,11 @@ def gateway_specs(settings: Settings) -> list[ChildSpec]:
             argv=[sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
                   "--host", settings.host, "--port", str(port)],
             health_url=f"http://{settings.host}:{port}/healthz",
-            # Each replica talks to the Rasa tier's public port (nginx, or the only Rasa).
-            env=profile_env(settings),
+            # Each replica talks to the Rasa tier's public port (nginx, or the only Rasa), and
+            # has its own name in the store's leases on the messages it answers
+            # (bot/recovery.py): KEFU_GATEWAY_PORT is the tier's public port, the same for all.
+            env={**profile_env(settings),
+                 "KEFU_REPLICA_NAME": f"{socket.gethostname()}:{port}"},
             start_timeout=120.0,
         )
         for i, port in enumerate(tier_ports(settings.gateway_port, settings.replicas).replicas)

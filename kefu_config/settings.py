@@ -6,6 +6,7 @@ nothing secret is committed to the repository.
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -88,6 +89,15 @@ class Settings(BaseSettings):
     outbound_sweep_interval: float = 5.0
     # How often (seconds) the gateway sends scheduled campaigns whose time has come.
     campaign_sweep_interval: float = 30.0
+    # Customer messages stored but never answered (a crash, a long database outage): how often
+    # (seconds) the gateway looks for them, and up to what age (minutes) it answers them itself;
+    # older ones go to the agents' queue for a person to follow up (bot/recovery.py).
+    unanswered_sweep_interval: float = 30.0
+    unanswered_window_minutes: float = Field(15.0, gt=0)
+    # This gateway's name in the store's leases on messages it is answering; unset:
+    # "<host name>:<gateway port>". Must differ between replicas and stay the same across a
+    # restart of one replica (it then takes back its own unfinished messages at once).
+    replica_name: str | None = None
 
     # --- Staff sign-in (agent console, marketing, dashboard) ---
     # Keys staff session cookies, API tokens and CSRF tokens. Environment only; unset, a random
@@ -128,6 +138,10 @@ class Settings(BaseSettings):
     rasa_lock_redis_url: str | None = None
     # The balancer in front of each tier when replicas > 1.
     nginx_binary: str = "nginx"
+
+    @property
+    def resolved_replica_name(self) -> str:
+        return self.replica_name or f"{socket.gethostname()}:{self.gateway_port}"
 
     @property
     def data_path(self) -> Path:

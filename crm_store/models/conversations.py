@@ -60,6 +60,8 @@ class Message(Base):
               "created_at"),
         Index("ix_messages_sender_created_intent", "sender_kind", "created_at", "intent",
               "confidence"),
+        # Customer messages the gateway has not finished with (migration 0010).
+        Index("ix_messages_unanswered_since", "unanswered_since"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +89,15 @@ class Message(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    # Inbound (migration 0010): set while the gateway has not finished with the message
+    # (answered it, passed it to staff); cleared when it has. Only the gateway's live path
+    # stores a message unfinished; anything else written to the log (imports, demo data,
+    # outbound) is finished from the start.
+    unanswered_since: Mapped[datetime | None]
+    # The gateway replica answering an unfinished message, and until when its lease runs, so
+    # that exactly one replica answers it (bot/recovery.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_until: Mapped[datetime | None]
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

@@ -21,6 +21,7 @@ from crm_store.errors import InvalidInput, NotFound
 from crm_store.models import (
     ChannelIdentity,
     Conversation,
+    ConversationMode,
     DeliveryStatus,
     Direction,
     Message,
@@ -38,6 +39,9 @@ class Inbound:
     conversation: Conversation
     customer_id: int | None
     verified: bool
+    # For a duplicate: the first copy (the gateway answers a resend whose first copy it never
+    # finished; crm_store.services.unanswered).
+    duplicate_of: Message | None = None
 
     @property
     def duplicate(self) -> bool:
@@ -52,8 +56,13 @@ def record_inbound(
     text: str,
     dedupe_key: str | None = None,
     payload: dict[str, Any] | None = None,
+    lease: tuple[str, datetime] | None = None,
 ) -> Inbound:
-    """Store a customer's message before anything else happens to it; refresh last-seen."""
+    """Store a customer's message before anything else happens to it; refresh last-seen.
+
+    `lease` (owner, until): the gateway is about to answer it. The message is stored
+    unfinished, under that replica's lease, until the gateway marks it handled
+    (crm_store.services.unanswered); without a lease it is stored as finished."""
     conversation = conversations.get_or_start(session, channel=channel, external_id=external_id)
     # Marks the identity and the customer as seen now.
     customer = customers.find_or_create_by_identity(session, channel=channel,
@@ -61,12 +70,17 @@ def record_inbound(
     identity = session.scalar(select(ChannelIdentity).where(
         ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id))
     verified = bool(identity and identity.verified)
-    if dedupe_key is not None and _exists(session, dedupe_key):
-        return Inbound(None, conversation, customer.id, verified)
+    if dedupe_key is not None and (first := _first(session, dedupe_key)) is not None:
+        return Inbound(None, conversation, customer.id, verified, first)
+    if conversation.mode == ConversationMode.HUMAN:
+        lease = None  # a person has the conversation: the message reaches staff as it is stored
     now = utcnow()
     message = Message(conversation_id=conversation.id, direction=Direction.INBOUND,
                       sender_kind=SenderKind.CUSTOMER, text=text, created_at=now,
-                      dedupe_key=dedupe_key, payload=payload)
+                      dedupe_key=dedupe_key, payload=payload,
+                      unanswered_since=now if lease else None,
+                      claimed_by=lease[0] if lease else None,
+                      claimed_until=lease[1] if lease else None)
     try:
         # A savepoint: a second gateway replica inserting the same key at the same moment
         # loses only this insert, not the caller's unit of work.
@@ -74,15 +88,15 @@ def record_inbound(
             session.add(message)
             session.flush()
     except IntegrityError:
-        if dedupe_key is not None and _exists(session, dedupe_key):
-            return Inbound(None, conversation, customer.id, verified)
+        if dedupe_key is not None and (first := _first(session, dedupe_key)) is not None:
+            return Inbound(None, conversation, customer.id, verified, first)
         raise
     conversation.last_message_at = now
     return Inbound(message, conversation, customer.id, verified)
 
 
-def _exists(session: Session, dedupe_key: str) -> bool:
-    return session.scalar(select(Message.id).where(Message.dedupe_key == dedupe_key)) is not None
+def _first(session: Session, dedupe_key: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
 
 
 def set_understanding(session: Session, *, message_id: int, intent: str | None,

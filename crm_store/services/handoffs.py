@@ -31,6 +31,7 @@ class HandoffKind(StrEnum):
     NOT_UNDERSTOOD = "not_understood"  # ... after the assistant missed twice in a row
     VERIFICATION_FAILED = "verification_failed"  # the order details failed three times
     COMPLAINT = "complaint"  # an angry or urgent complaint
+    UNANSWERED = "unanswered"  # a message left unanswered by an outage, too old to answer now
 
 
 # A customer who is angry, or stuck, should not wait behind one who simply prefers a person.
@@ -39,6 +40,7 @@ PRIORITY = {
     HandoffKind.NOT_UNDERSTOOD: TicketPriority.HIGH,
     HandoffKind.VERIFICATION_FAILED: TicketPriority.HIGH,
     HandoffKind.COMPLAINT: TicketPriority.URGENT,
+    HandoffKind.UNANSWERED: TicketPriority.HIGH,
 }
 
 ACTIVE = (HandoffStatus.REQUESTED, HandoffStatus.WAITING, HandoffStatus.CLAIMED)
