@@ -10,6 +10,8 @@
   var charts = [];
   var COLORS = ["#3465a4", "#e38b1e", "#1f8a4c", "#d9483b", "#75507b", "#2aa1b3", "#8f9c2c",
                 "#c17d11", "#5c3566", "#4e9a06"];
+  var STATUS_COLORS = { open: "#d9483b", pending: "#e38b1e", resolved: "#1f8a4c",
+                        closed: "#8a93a6" };
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -46,8 +48,11 @@
     return value < 120 ? value.toFixed(1) + " s" : (value / 60).toFixed(1) + " min";
   }
 
-  // One card per KPI: its title, a headline, the chart and the CSV link.
-  function card(kpi, title, headline, config) {
+  // One card per KPI: its title, a headline, one chart or several side by side (each
+  // `{label, config}`), the CSV link, and optionally one-line definitions of its figures and a
+  // caption saying how to read it.
+  function card(kpi, title, headline, plots, notes) {
+    notes = notes || {};
     var box = el("section", { "class": "card", "data-kpi": kpi });
     var h = el("h2", {}, title);
     var link = el("a", { "href": "/api/dashboard/" + kpi + ".csv?" + query(),
@@ -55,14 +60,49 @@
     h.appendChild(link);
     box.appendChild(h);
     box.appendChild(el("p", { "class": "headline" }, headline));
-    var plot = el("div", { "class": "plot" });
-    var canvas = el("canvas", { "aria-label": title, "role": "img" });
-    plot.appendChild(canvas);
-    box.appendChild(plot);
+    if (!Array.isArray(plots)) plots = [{ label: title, config: plots }];
+    var row = el("div", { "class": "plots" });
+    var canvases = plots.map(function (plot) {
+      var holder = el("div", { "class": "plot" });
+      var canvas = el("canvas", { "aria-label": plot.label, "role": "img" });
+      holder.appendChild(canvas);
+      row.appendChild(holder);
+      return canvas;
+    });
+    box.appendChild(row);
+    (notes.definitions || []).forEach(function (line) {
+      box.appendChild(el("p", { "class": "definition" }, line));
+    });
+    if (notes.caption) box.appendChild(el("p", { "class": "caption" }, notes.caption));
     chartsEl.appendChild(box);
-    config.options = Object.assign({ animation: false, maintainAspectRatio: false,
-                                     responsive: true }, config.options || {});
-    charts.push(new Chart(canvas, config));
+    plots.forEach(function (plot, i) {
+      var config = plot.config;
+      config.options = Object.assign({ animation: false, maintainAspectRatio: false,
+                                       responsive: true }, config.options || {});
+      charts.push(new Chart(canvases[i], config));
+    });
+  }
+
+  // Seconds as the unit that suits the largest value, so small and large figures are each
+  // drawn on an axis of their own scale.
+  function timeUnit(values) {
+    var max = Math.max.apply(null, values.filter(function (v) { return v !== null; })
+                                         .concat([0]));
+    if (max < 120) return { name: "seconds", per: 1 };
+    if (max < 7200) return { name: "minutes", per: 60 };
+    return { name: "hours", per: 3600 };
+  }
+  function inUnit(value, unit) {
+    return value === null ? null : Math.round(value / unit.per * 100) / 100;
+  }
+  function responseChart(label, figures, color) {
+    var unit = timeUnit([figures.p50_s, figures.p95_s]);
+    var replies = figures.count + (figures.count === 1 ? " reply" : " replies");
+    return { label: label, config: bar([replies], [
+      set("p50", [inUnit(figures.p50_s, unit)], color[0]),
+      set("p95", [inUnit(figures.p95_s, unit)], color[1])],
+      { plugins: { title: { display: true, text: label } },
+        scales: { y: { beginAtZero: true, title: { display: true, text: unit.name } } } }) };
   }
 
   function bar(labels, datasets, options) {
@@ -92,18 +132,25 @@
            set("conversations", k.volume.map(function (d) { return d.conversations; }), COLORS[0]),
            set("messages", k.volume.map(function (d) { return d.messages; }), COLORS[1])] } });
 
+    // Bot and human replies differ a hundredfold: one axis would flatten the bot's bar, so
+    // each has its own chart and unit.
     var fr = k.first_response;
-    card("first_response", "First response time (seconds)",
+    card("first_response", "First response time",
          "bot p50 " + secs(fr.bot.p50_s) + " · human p50 " + secs(fr.human.p50_s),
-         bar(["bot (" + fr.bot.count + ")", "human (" + fr.human.count + ")"], [
-           set("p50", [fr.bot.p50_s, fr.human.p50_s], COLORS[0]),
-           set("p95", [fr.bot.p95_s, fr.human.p95_s], COLORS[1])]));
+         [responseChart("Bot first response", fr.bot, [COLORS[0], COLORS[1]]),
+          responseChart("Human first response", fr.human, [COLORS[0], COLORS[1]])]);
 
     var c = k.containment;
-    card("containment", "Containment and handoffs",
-         "contained " + pct(c.containment_rate) + " · handed off " + pct(c.handoff_rate) +
+    card("containment", "Automated and resolved conversations",
+         "automated " + pct(c.automated_rate) + " · resolved " + pct(c.resolved_rate) +
          " of " + c.conversations,
-         doughnut(["resolved by the bot", "handed to a person"], [c.contained, c.handed_off]));
+         doughnut(["resolved by the bot", "bot only, last message not understood",
+                   "bot only, asked again within 24 h", "handed to a person"],
+                  [c.resolved, c.not_understood_at_end, c.came_back, c.handed_off]),
+         { definitions: [
+           "Automated: the customer wrote and no person was asked for.",
+           "Resolved: automated, the customer's last message was understood, and they did " +
+           "not ask about the same topic again within 24 h."] });
 
     var q = k.queue_wait;
     card("queue_wait", "Queue waiting time (seconds)",
@@ -117,12 +164,18 @@
          bar(s.distribution.map(function (d) { return d.score + "★"; }),
              [set("ratings", s.distribution.map(function (d) { return d.count; }), COLORS[0])]));
 
+    // Categories along the axis, each bar split by status (one colour per status).
     var cp = k.complaints;
-    card("complaints", "Complaints by category and status", cp.total + " complaints",
-         bar(cp.by_category.map(function (r) { return r.category; })
-               .concat(cp.by_status.map(function (r) { return "status: " + r.status; })),
-             [set("complaints", cp.by_category.map(function (r) { return r.count; })
-                    .concat(cp.by_status.map(function (r) { return r.count; })), COLORS[3])]));
+    var categories = cp.by_category.map(function (r) { return r.category; });
+    card("complaints", "Complaints by category, split by status", cp.total + " complaints",
+         bar(categories, cp.by_status.map(function (st, i) {
+           return set(st.status, categories.map(function (category) {
+             var found = cp.by_category_and_status.filter(function (r) {
+               return r.category === category && r.status === st.status; })[0];
+             return found ? found.count : 0;
+           }), STATUS_COLORS[st.status] || COLORS[(i + 4) % COLORS.length]);
+         }), { scales: { x: { stacked: true },
+                         y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } }));
 
     var sla = k.sla;
     // Open breaches are counted whenever the ticket was opened: an old backlog must not
@@ -158,7 +211,11 @@
                  COLORS[0]),
              set("retention", k.retention.map(function (r) {
                return r.retention_rate === null ? null : r.retention_rate * 100; }), COLORS[2])],
-             percentAxis));
+             percentAxis),
+           { caption: "Compares customers who chatted with those who did not. It is not " +
+             "causal: people who chat differ in other ways (many write because an order " +
+             "went wrong), so a gap between the bars does not mean chatting changes " +
+             "whether customers buy again." });
     }
     if (k.campaigns) {
       card("campaigns", "Campaign conversion (order within 7 days)",

@@ -11,7 +11,14 @@ Definitions (the README points here):
   message's own time;
 - bot first response: from the customer's first message to the first bot reply after it;
   human first response: from a handoff request to the first agent message after it;
-- contained: a conversation in which the customer wrote and no handoff was ever requested;
+- automated: a conversation in which the customer wrote and no handoff was ever requested;
+- resolved: an automated conversation whose last customer message in the period was
+  understood (not `nlu_fallback`, not below `LOW_CONFIDENCE`: the not-understood inbox's rule)
+  and after which the same customer did not write again on the same topic within
+  `REPEAT_WINDOW` (24 h), on any channel. A conversation's topics are the intents of its
+  understood customer messages in the period, small talk (`NOT_A_TOPIC`) left out; the repeat
+  must be understood as one of them. Without a known customer only the same conversation is
+  looked at;
 - queue wait: from a handoff request to its claim (unclaimed ones are counted separately);
 - not understood: an inbound customer message whose intent is `nlu_fallback` or whose
   confidence is below `LOW_CONFIDENCE`;
@@ -39,7 +46,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from crm_store.models import (
     Campaign,
@@ -62,6 +69,12 @@ FALLBACK_INTENT = "nlu_fallback"
 LOW_CONFIDENCE = 0.6
 CONVERSION_DAYS = campaigns.ATTRIBUTION_DAYS
 TOP_INTENTS = 10
+# A customer who writes about the same thing again within this long was not helped.
+REPEAT_WINDOW = timedelta(hours=24)
+# Intents that say nothing about what the customer needed: coming back with one of them is
+# not a repeat contact (each is an intent of domain.yml; a test keeps them so).
+NOT_A_TOPIC = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
+                         "inform", "rate"})
 
 
 @dataclass(frozen=True)
@@ -128,8 +141,17 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds()
 
 
-def _not_understood() -> ColumnElement[bool]:
-    return or_(Message.intent == FALLBACK_INTENT, Message.confidence < LOW_CONFIDENCE)
+def _not_understood(message=Message) -> ColumnElement[bool]:
+    """The one rule for a message the bot did not understand (the inbox, the fallback rate
+    and resolution all use it)."""
+    return or_(message.intent == FALLBACK_INTENT, message.confidence < LOW_CONFIDENCE)
+
+
+def _understood_topic(message) -> ColumnElement[bool]:
+    """A customer message understood as an intent that names what they need."""
+    return and_(message.sender_kind == SenderKind.CUSTOMER, message.intent.is_not(None),
+                message.intent.not_in(sorted(NOT_A_TOPIC)),
+                case((_not_understood(message), 0), else_=1) == 1)
 
 
 def _customer_messages(scope: Scope) -> list[ColumnElement[bool]]:
@@ -208,16 +230,63 @@ def first_response_times(session: Session, scope: Scope) -> dict:
 
 
 def containment(session: Session, scope: Scope) -> dict:
-    """Conversations where the customer wrote; how many never needed a person."""
+    """Conversations where the customer wrote: how many never needed a person (automated),
+    and how many of those were resolved (see the module's definitions). The automated ones
+    that were not resolved are split by why: the last message was not understood, or the
+    customer came back on the same topic within `REPEAT_WINDOW`."""
     customer_wrote = exists().where(Message.conversation_id == Conversation.id,
                                     Message.sender_kind == SenderKind.CUSTOMER)
     handed_off = exists().where(Handoff.conversation_id == Conversation.id)
     total, escalated = session.execute(
         select(func.count(), func.coalesce(func.sum(case((handed_off, 1), else_=0)), 0))
         .where(Conversation.id.in_(_conversations(scope)), customer_wrote)).one()
-    contained = total - escalated
-    return {"conversations": total, "contained": contained, "handed_off": escalated,
-            "containment_rate": _rate(contained, total), "handoff_rate": _rate(escalated, total)}
+    automated_ids = select(Conversation.id).where(Conversation.id.in_(_conversations(scope)),
+                                                  customer_wrote, ~handed_off)
+
+    # Each automated conversation's last customer message in the period.
+    ranked = (
+        select(Message.conversation_id.label("cid"), Message.created_at.label("at"),
+               case((_not_understood(), 1), else_=0).label("missed"),
+               func.row_number().over(partition_by=Message.conversation_id,
+                                      order_by=(Message.created_at.desc(), Message.id.desc())
+                                      ).label("rank"))
+        .where(Message.conversation_id.in_(automated_ids),
+               Message.sender_kind == SenderKind.CUSTOMER,
+               Message.created_at >= scope.start, Message.created_at < scope.end)
+        .subquery())
+    last = select(ranked.c.cid, ranked.c.at, ranked.c.missed).where(ranked.c.rank == 1).subquery()
+
+    # For those that ended understood: the first later message of the same customer (or, for
+    # an unknown customer, of the same conversation) on one of the conversation's topics.
+    own, other = aliased(Conversation), aliased(Conversation)
+    topic, later = aliased(Message), aliased(Message)
+    ends = session.execute(
+        select(last.c.missed, last.c.at, func.min(later.created_at))
+        .join(own, own.id == last.c.cid)
+        .outerjoin(topic, and_(last.c.missed == 0, topic.conversation_id == last.c.cid,
+                               _understood_topic(topic), topic.created_at >= scope.start,
+                               topic.created_at <= last.c.at))
+        .outerjoin(other, and_(topic.id.is_not(None),
+                               or_(other.id == own.id, other.customer_id == own.customer_id)))
+        .outerjoin(later, and_(later.conversation_id == other.id, _understood_topic(later),
+                               later.intent == topic.intent, later.created_at > last.c.at,
+                               later.created_at <= scope.end + REPEAT_WINDOW))
+        .group_by(last.c.cid, last.c.missed, last.c.at)).all()
+    missed_at_end = sum(1 for missed, _, _ in ends if missed)
+    came_back = sum(1 for missed, ended, again in ends
+                    if not missed and again is not None and again - ended <= REPEAT_WINDOW)
+
+    automated = total - escalated
+    resolved = automated - missed_at_end - came_back
+    automated_rate = _rate(automated, total)
+    return {"conversations": total, "automated": automated, "resolved": resolved,
+            "handed_off": escalated, "not_understood_at_end": missed_at_end,
+            "came_back": came_back,
+            "automated_rate": automated_rate, "resolved_rate": _rate(resolved, total),
+            "handoff_rate": _rate(escalated, total),
+            # The automated rate under its old name: tests/crm_store/test_demo_activity.py
+            # still reads it. Drop it once nothing does.
+            "containment_rate": automated_rate}
 
 
 def queue_wait(session: Session, scope: Scope) -> dict:
@@ -263,15 +332,21 @@ def _tickets(scope: Scope, *conditions) -> list:
 
 
 def complaints(session: Session, scope: Scope) -> dict:
-    """Complaints opened in the period, by category and by status."""
+    """Complaints opened in the period, by category, by status, and by both (each category's
+    complaints split by status, for a chart with categories on one axis)."""
     where = _tickets(scope, Ticket.kind == TicketKind.COMPLAINT)
+    both = session.execute(select(Ticket.category, Ticket.status, func.count()).where(*where)
+                           .group_by(Ticket.category, Ticket.status)
+                           .order_by(Ticket.category, Ticket.status)).all()
     by_category = session.execute(select(Ticket.category, func.count()).where(*where)
                                   .group_by(Ticket.category).order_by(Ticket.category)).all()
     by_status = session.execute(select(Ticket.status, func.count()).where(*where)
                                 .group_by(Ticket.status).order_by(Ticket.status)).all()
     return {"total": sum(n for _, n in by_category),
             "by_category": [{"category": c.value, "count": n} for c, n in by_category],
-            "by_status": [{"status": s.value, "count": n} for s, n in by_status]}
+            "by_status": [{"status": s.value, "count": n} for s, n in by_status],
+            "by_category_and_status": [{"category": c.value, "status": s.value, "count": n}
+                                       for c, s, n in both]}
 
 
 def sla_breaches(session: Session, scope: Scope, *, now: datetime | None = None) -> dict:

@@ -44,10 +44,13 @@ def test_first_response_bot_after_the_customers_first_message_and_human_after_ha
     assert figures["human"] == {"count": 2, "p50_s": 90.0, "p95_s": 360.0}
 
 
-def test_containment_and_handoff_rate_over_conversations_where_the_customer_wrote(seeded):
+def test_automated_resolved_and_handoff_rate_over_conversations_where_the_customer_wrote(seeded):
+    # c1 never reached a person but ended in a fallback: automated, not resolved.
     assert kpis(Scope(T, END))["containment"] == {
-        "conversations": 4, "contained": 1, "handed_off": 3,
-        "containment_rate": 0.25, "handoff_rate": 0.75}
+        "conversations": 4, "automated": 1, "resolved": 0, "handed_off": 3,
+        "not_understood_at_end": 1, "came_back": 0,
+        "automated_rate": 0.25, "resolved_rate": 0.0, "handoff_rate": 0.75,
+        "containment_rate": 0.25}
 
 
 def test_queue_wait_of_claimed_handoffs_and_the_unclaimed_count(seeded):
@@ -66,7 +69,11 @@ def test_complaints_by_category_and_status_and_sla_breaches(seeded):
     assert figures["complaints"] == {
         "total": 3,
         "by_category": [{"category": "delivery", "count": 2}, {"category": "payment", "count": 1}],
-        "by_status": [{"status": "open", "count": 1}, {"status": "resolved", "count": 2}]}
+        "by_status": [{"status": "open", "count": 1}, {"status": "resolved", "count": 2}],
+        "by_category_and_status": [
+            {"category": "delivery", "status": "open", "count": 1},
+            {"category": "delivery", "status": "resolved", "count": 1},
+            {"category": "payment", "status": "resolved", "count": 1}]}
     assert figures["sla"] == {
         "tickets": 4, "breached": 2, "breach_rate": 0.5,
         # open past the deadline now: the delivery complaint and the staff one opened before
@@ -113,7 +120,8 @@ def test_an_agent_sees_only_the_conversations_and_tickets_they_handled(seeded):
 
 def test_an_empty_period_has_no_rates_rather_than_zero_division(seeded):
     figures = kpis(Scope(END, END + timedelta(days=1)))
-    assert figures["containment"]["containment_rate"] is None
+    assert figures["containment"]["automated_rate"] is None
+    assert figures["containment"]["resolved_rate"] is None
     assert figures["first_response"]["bot"]["p50_s"] is None
     assert figures["csat"]["average"] is None
 

@@ -57,7 +57,7 @@ DRAWN = """() => [...document.querySelectorAll('#charts canvas')].map(canvas => 
 def test_an_admin_sees_every_kpi_as_a_drawn_chart_and_labels_the_inbox(gateway, page):
     sign_in(page, gateway, ADMIN)
     # the page first shows the last 30 days, with dates filled in
-    page.wait_for_selector("body[data-charts='11']")
+    page.wait_for_selector("body[data-charts='12']")
     page.fill("#start", "2026-01-01")
     page.fill("#end", "2026-01-03")
     page.locator("#period button[type=submit]").click()
@@ -70,7 +70,7 @@ def test_an_admin_sees_every_kpi_as_a_drawn_chart_and_labels_the_inbox(gateway, 
         assert chart["points"] > 0 and chart["width"] > 0, chart
         assert chart["painted"] > 500, f"{chart['kpi']} was not drawn: {chart}"
     expect(page.locator(".card[data-kpi=containment] .headline")).to_contain_text(
-        "contained 25.0%")
+        "automated 25.0% · resolved 0.0%")
     expect(page.locator(".card[data-kpi=csat] .headline")).to_have_text(
         "average 3.50 of 5 (2 ratings)")
 

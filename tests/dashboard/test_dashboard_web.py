@@ -100,7 +100,12 @@ def test_each_chart_exports_its_data_as_csv(gateway):
         rows = list(csv.DictReader(io.StringIO(response.text)))
         assert [(r["breakdown"], r["category"] or r["status"], r["count"]) for r in rows] == [
             ("by_category", "delivery", "2"), ("by_category", "payment", "1"),
-            ("by_status", "open", "1"), ("by_status", "resolved", "2")]
+            ("by_status", "open", "1"), ("by_status", "resolved", "2"),
+            ("by_category_and_status", "delivery", "1"),
+            ("by_category_and_status", "delivery", "1"),
+            ("by_category_and_status", "payment", "1")]
+        assert [r["status"] for r in rows if r["breakdown"] == "by_category_and_status"] == [
+            "open", "resolved", "resolved"]
         volume = http.get("/api/dashboard/volume.csv", params={**PERIOD, "channel": "web"})
         assert volume.text.splitlines() == ["day,conversations,messages", "2026-01-01,1,5",
                                             "2026-01-02,1,4", "2026-01-03,1,1"]
