@@ -18,7 +18,8 @@ Definitions (the README points here):
   `REPEAT_WINDOW` (24 h), on any channel. A conversation's topics are the intents of its
   understood customer messages in the period, small talk (`NOT_A_TOPIC`) left out; the repeat
   must be understood as one of them. Without a known customer only the same conversation is
-  looked at;
+  looked at. (One whose customer wrote only after the period has nothing in it to count
+  against it and counts as resolved.)
 - queue wait: from a handoff request to its claim (unclaimed ones are counted separately);
 - not understood: an inbound customer message whose intent is `nlu_fallback` or whose
   confidence is below `LOW_CONFIDENCE`;
