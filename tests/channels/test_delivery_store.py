@@ -6,35 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from crm_store import migrate
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput, NotAllowed
 from crm_store.models import DeliveryStatus, Message, utcnow
 from crm_store.services import customers, delivery, identities, link_codes
-from tests.crm_store.conftest import PostgresSchemas, _require_postgres
-
-
-@pytest.fixture(scope="module")
-def pg_schemas():
-    schemas = PostgresSchemas(_require_postgres())
-    yield schemas
-    # Not schemas.drop_all(): that also resets the engine the other channel tests configured.
-    with schemas.admin.connect() as connection:
-        for name in schemas.created:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    schemas.admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_schemas").new()
-    migrate.upgrade(url=url)
-    return url
+from tests.support.store_backends import pg_schemas, url  # noqa: F401 - fixtures
 
 
 def test_an_inbound_message_is_stored_once_per_channel_id(url):

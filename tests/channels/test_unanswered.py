@@ -18,6 +18,7 @@ from crm_store.db import session_scope
 from crm_store.models import Conversation, Direction, Handoff, Message, utcnow
 from crm_store.services import delivery
 from tests.channels.conftest import gateway_settings
+from tests.support import conversation_log
 
 DEAD = "gw-dead:1"  # a replica that stored the message and died
 
@@ -36,13 +37,7 @@ def _leave_unanswered(sender: str, text: str, *, dedupe_key: str | None = None,
 
 
 def _messages(sender: str) -> list[Message]:
-    with session_scope() as session:
-        conversation = session.scalar(select(Conversation).where(
-            Conversation.channel == "rest", Conversation.external_id == sender))
-        if conversation is None:
-            return []
-        return list(session.scalars(select(Message).where(
-            Message.conversation_id == conversation.id).order_by(Message.id)))
+    return conversation_log.messages("rest", sender)
 
 
 def _bot_texts(sender: str) -> list[str]:

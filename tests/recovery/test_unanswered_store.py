@@ -5,34 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import text
-
-from crm_store import migrate
 from crm_store.db import session_scope
 from crm_store.models import Message, utcnow
 from crm_store.services import conversations, delivery, unanswered
-from tests.crm_store.conftest import PostgresSchemas, _require_postgres
-
-
-@pytest.fixture(scope="module")
-def pg_schemas():
-    schemas = PostgresSchemas(_require_postgres())
-    yield schemas
-    with schemas.admin.connect() as connection:
-        for name in schemas.created:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    schemas.admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_schemas").new()
-    migrate.upgrade(url=url)
-    return url
+from tests.support.store_backends import pg_schemas, url  # noqa: F401 - fixtures
 
 
 def _store(url: str, text_: str, *, owner: str | None = "gw-a:8000", external_id: str = "c1",
