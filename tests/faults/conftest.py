@@ -69,6 +69,9 @@ class FaultStack:
     store: Store
     proxy: TcpProxy
     bot_api: FakeBotApi
+    # Between the gateway and Rasa: hold() it and a customer message is stored but never
+    # answered, as when the gateway dies mid-turn.
+    rasa_proxy: TcpProxy
     children: dict[str, Child] = field(default_factory=dict)
 
     @property
@@ -191,8 +194,11 @@ def stack(store, bot_api, tmp_path_factory) -> Iterator[FaultStack]:
         "KEFU_OUTBOUND_SWEEP_INTERVAL": "0.5", "KEFU_OUTBOUND_MAX_ATTEMPTS": "3",
         "KEFU_RASA_TIMEOUT": "60",
     })
+    rasa_proxy = TcpProxy(("127.0.0.1", settings.rasa_port)).start()
+    specs["gateway"].env.update({"KEFU_RASA_PORT": str(rasa_proxy.port),
+                                 "KEFU_UNANSWERED_SWEEP_INTERVAL": "1"})
     supervisor = Supervisor(data_dir / "logs", cwd=REPO_ROOT)
-    running = FaultStack(settings, supervisor, specs, store, store.proxy, bot_api)
+    running = FaultStack(settings, supervisor, specs, store, store.proxy, bot_api, rasa_proxy)
     try:
         for name in ("actions", "rasa", "gateway"):
             running.start(name)
@@ -200,3 +206,4 @@ def stack(store, bot_api, tmp_path_factory) -> Iterator[FaultStack]:
         yield running
     finally:
         supervisor.stop_all()
+        rasa_proxy.close()

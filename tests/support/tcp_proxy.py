@@ -2,8 +2,10 @@
 
 `TcpProxy(("127.0.0.1", 5432))` listens on a free port of 127.0.0.1 and forwards every
 connection to the target. `cut()` resets every open connection and refuses new ones (accepted
-and closed at once, as a server that went down), until `restore()`. The database itself stays
-real and untouched; only the road to it goes away, as in a restart or a network fault.
+and closed at once, as a server that went down), until `restore()`. `hold()` keeps every
+connection open but forwards nothing either way (a server that hangs: a request sent now is
+never answered), until `restore()`. The server itself stays real and untouched; only the road to
+it goes away, as in a restart or a network fault.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from contextlib import suppress
 
 
@@ -21,6 +24,7 @@ class TcpProxy:
         self._listener = socket.create_server((host, 0))
         self._listener.settimeout(0.2)
         self._open = True
+        self._holding = False
         self._closed = False
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
@@ -44,9 +48,15 @@ class TcpProxy:
         for pair in pairs:
             _reset(*pair)
 
+    def hold(self) -> None:
+        """Keep connections open but forward nothing, either way."""
+        with self._lock:
+            self._holding = True
+
     def restore(self) -> None:
         with self._lock:
             self._open = True
+            self._holding = False
 
     def close(self) -> None:
         self.cut()
@@ -93,7 +103,18 @@ class TcpProxy:
                 selector.register(sock, selectors.EVENT_READ)
             try:
                 while True:
+                    with self._lock:
+                        holding = self._holding
+                    if holding:
+                        time.sleep(0.05)
+                        with self._lock:
+                            if pair not in self._pairs:
+                                return
+                        continue
                     for key, _ in selector.select(timeout=0.5):
+                        with self._lock:
+                            if self._holding:
+                                break  # the data waits in the socket until restore()
                         data = key.fileobj.recv(65536)  # type: ignore[union-attr]
                         if not data:
                             return
