@@ -1,8 +1,11 @@
 """Interests and consent: what the customer wants to hear about, and whether they want to hear.
 
 A stated interest is recorded at once (it also improves recommendations). Notifications need
-explicit consent, asked for separately, stored with time and channel; withdrawing it is one
-message and works at once on every channel.
+explicit consent, asked for separately, stored with time and channel. Withdrawing it is asked
+back first ("Stop all marketing messages?"): the model may misread a message as "unsubscribe",
+and a guess must never change what is stored about a customer. Once confirmed it works at once
+on every channel, and its "Undo" button (the gateway's /undo) restores it for ten minutes. (The
+gateway's /stop command is explicit and works at once.)
 """
 
 from __future__ import annotations
@@ -102,13 +105,51 @@ class ActionDeclineConsent(Action):
         return [SlotSet("consent_pending", False)]
 
 
+def _subscribed(tracker: Tracker):
+    channel, external_id = sender_identity(tracker)
+    customer_id = tracker.get_slot("customer_id")
+    return lambda session: _customer(session, customer_id, channel, external_id).marketing_opt_in
+
+
+class ActionAskUnsubscribe(Action):
+    """The customer seems to want no more marketing: ask before changing anything."""
+
+    def name(self) -> str:
+        return "action_ask_unsubscribe"
+
+    async def run(self, dispatcher, tracker, domain):
+        if not await in_store(_subscribed(tracker)):
+            dispatcher.utter_message(
+                text="You're not signed up for marketing messages, so there's nothing to stop. "
+                     "You'll still get answers here and news about your own orders.")
+            return []
+        dispatcher.utter_message(
+            text="Stop all marketing messages from us, on every channel? You'll still get "
+                 "answers here and updates about your orders.",
+            buttons=[{"title": "Yes, stop them", "payload": "/affirm"},
+                     {"title": "No, keep them", "payload": "/deny"}])
+        return []
+
+
 class ActionUnsubscribe(Action):
     def name(self) -> str:
         return "action_unsubscribe"
 
     async def run(self, dispatcher, tracker, domain):
+        was_subscribed = await in_store(_subscribed(tracker))
         await _set_consent(tracker, opt_in=False)
         dispatcher.utter_message(
             text="You're unsubscribed: we won't send you any more notifications, on any channel. "
-                 "You can still chat with me here whenever you like.")
+                 "You can still chat with me here whenever you like.",
+            buttons=[{"title": "Undo", "payload": "/undo"}] if was_subscribed else [])
+        # "Undo" is the gateway's /undo (bot/gateway.py): it restores exactly what was there.
         return [SlotSet("consent_pending", False)]
+
+
+class ActionKeepSubscription(Action):
+    def name(self) -> str:
+        return "action_keep_subscription"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text="OK — nothing changed: you're still subscribed.")
+        return []

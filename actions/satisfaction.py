@@ -88,6 +88,29 @@ class ActionStoreRating(Action):
         return [SlotSet("rating_target", rated), SlotSet("rating_comment", None)]
 
 
+class ActionAskRatingComment(Action):
+    """The form's question after a rating, by score: after a poor one, what went wrong (and a
+    person if they want one); after a middling one, what would have made it better."""
+
+    def name(self) -> str:
+        return "action_ask_rating_comment"
+
+    async def run(self, dispatcher, tracker, domain):
+        score = parse_rating(next(tracker.get_latest_entity_values("rating"), None))
+        if score is not None and score <= 2:
+            dispatcher.utter_message(
+                text="I'm sorry it wasn't better. What went wrong? Tell me in your own words and "
+                     "I'll pass it to the team, or say no.",
+                buttons=[{"title": "Talk to a person", "payload": "/human_handoff"},
+                         {"title": "No, that's all", "payload": "/deny"}])
+        elif score == 3:
+            dispatcher.utter_message(
+                text="Thanks. What would have made it better? Just type it, or say no.")
+        else:
+            dispatcher.utter_message(response="utter_ask_rating_comment")
+        return []
+
+
 class ValidateRatingCommentForm(FormValidationAction):
     """Asks for a comment only after a rating was stored (not after an out-of-range one)."""
 

@@ -54,6 +54,11 @@ HELP_TEXT = (
 )
 STOP_TEXT = ("Done — you won't receive marketing messages from us any more. You can still chat "
              "with me here whenever you like.")
+UNDONE_TEXT = ("Undone — you're subscribed again, as before. Say \"unsubscribe\" whenever you want "
+               "me to stop.")
+NOTHING_TO_UNDO_TEXT = "There's nothing for me to undo right now. How can I help?"
+# How long after unsubscribing "Undo" (the button under the confirmation, or /undo) restores it.
+UNDO_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -186,9 +191,12 @@ class Gateway:
             return await self._link(conversation, match.group("code"), verified)
         if (match := _START_CODE.match(text)) is not None:
             return await self._link(conversation, match.group("code"), verified)
-        command = _command(text)
+        # A button's payload counts too: the "Undo" button sends /undo.
+        command = _command(inbound.rasa_text or text)
         if command == "stop":
             return await self._stop(conversation)
+        if command == "undo":
+            return await self._undo(conversation)
         if command == "help":
             return [await self._reply(conversation, Content(HELP_TEXT), "system")]
         return None
@@ -276,6 +284,13 @@ class Gateway:
                                                    conversation.channel),
                             wait=store.OUTAGE_GRACE)
         return [await self._reply(conversation, Content(STOP_TEXT), "system")]
+
+    async def _undo(self, conversation: ConversationRef) -> list[ChatMessage]:
+        undone = conversation.customer_id is not None and await store.run(
+            store.undo_consent_withdrawal(conversation.customer_id, UNDO_WINDOW),
+            wait=store.OUTAGE_GRACE)
+        text = UNDONE_TEXT if undone else NOTHING_TO_UNDO_TEXT
+        return [await self._reply(conversation, Content(text), "system")]
 
     async def _reply(self, conversation: ConversationRef, content: Content,
                      sender: str, staff_id: int | None = None,

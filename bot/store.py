@@ -436,6 +436,11 @@ def withdraw_consent(customer_id: int, source: str) -> Callable[[Session], None]
     return work
 
 
+def undo_consent_withdrawal(customer_id: int, within: timedelta) -> Callable[[Session], bool]:
+    return lambda session: customers.undo_consent_withdrawal(
+        session, customer_id=customer_id, within=within, actor=f"customer:{customer_id}")
+
+
 def issue_link_code(channel: str, external_id: str) -> Callable[[Session], tuple[str, datetime]]:
     def work(session: Session) -> tuple[str, datetime]:
         link = link_codes.issue(session, channel=channel, external_id=external_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -130,12 +131,34 @@ def set_marketing_consent(
     """Record consent given or withdrawn, with when and where (e.g. source='telegram')."""
     customer = _require(session, customer_id)
     if customer.marketing_opt_in != opt_in or customer.marketing_consent_at is None:
+        # What it was before, so that a withdrawal can be undone to exactly that.
+        previous = customer.marketing_opt_in if customer.marketing_consent_at else None
         customer.marketing_opt_in = opt_in
         customer.marketing_consent_at = utcnow()
         customer.marketing_consent_source = source
         audit.record(session, actor=actor, action="customer.consent", entity="customer",
-                     entity_id=customer.id, details={"opt_in": opt_in, "source": source})
+                     entity_id=customer.id,
+                     details={"opt_in": opt_in, "source": source, "previous": previous})
     return customer
+
+
+def undo_consent_withdrawal(session: Session, *, customer_id: int, within: timedelta,
+                            actor: str) -> bool:
+    """Put back the consent the customer withdrew in the last `within`, if they had given it
+    before; False (nothing changed) otherwise. The customer's "Undo" after unsubscribing."""
+    customer = _require(session, customer_id)
+    changes = [e for e in audit.for_entity(session, entity="customer", entity_id=customer_id)
+               if e.action == "customer.consent"]
+    if not changes or customer.marketing_opt_in:
+        return False
+    latest = max(changes, key=lambda e: (e.at, e.id))
+    if (latest.details or {}).get("opt_in") is not False \
+            or (latest.details or {}).get("previous") is not True \
+            or latest.at < utcnow() - within:
+        return False
+    set_marketing_consent(session, customer_id=customer_id, opt_in=True,
+                          source=(latest.details or {}).get("source") or "undo", actor=actor)
+    return True
 
 
 def search(session: Session, *, query: str, limit: int = 20) -> list[Customer]:

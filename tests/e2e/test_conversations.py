@@ -170,7 +170,13 @@ def test_recommendations_follow_a_hiking_interest(shop):
     assert all(card.get("reason") for card in cards)
 
 
-def test_subscribe_then_unsubscribe_leaves_consent_withdrawn(shop):
+def _opted_in(external_id: str) -> bool:
+    with session_scope() as session:
+        return customers.find_or_create_by_identity(session, channel="rest",
+                                                    external_id=external_id).marketing_opt_in
+
+
+def test_subscribe_then_unsubscribe_asks_first_and_can_be_undone(shop):
     guest = Customer(shop, "e2e-consent")
     asked = guest.say("let me know when you have new running gear")
     assert any(b["payload"] == "/affirm" for m in asked for b in m.get("buttons", []))
@@ -180,11 +186,41 @@ def test_subscribe_then_unsubscribe_leaves_consent_withdrawn(shop):
                                                       external_id="e2e-consent")
         assert person.marketing_opt_in and person.marketing_consent_source == "rest"
         assert "running" in [i.topic for i in interests.for_customer(session, customer_id=person.id)]
-    assert "unsubscribed" in guest.says("unsubscribe me please")
+    # Asked back; nothing changes until the customer says yes.
+    question = guest.say("unsubscribe me please")
+    assert "Stop all marketing messages" in " ".join(m.get("text") or "" for m in question)
+    assert [b["payload"] for m in question for b in m.get("buttons", [])] == ["/affirm", "/deny"]
+    assert _opted_in("e2e-consent")
+    assert "nothing changed" in guest.says("no")
+    assert _opted_in("e2e-consent")
+    guest.says("unsubscribe me please")
+    done = guest.say("yes")
+    assert "unsubscribed" in " ".join(m.get("text") or "" for m in done)
+    assert any(b["payload"] == "/undo" for m in done for b in m.get("buttons", []))
     with session_scope() as session:
         person = customers.find_or_create_by_identity(session, channel="rest",
                                                       external_id="e2e-consent")
         assert not person.marketing_opt_in and person.marketing_consent_at is not None
+    # "Undo" right after puts it back as it was.
+    assert "subscribed again" in guest.says("/undo")
+    assert _opted_in("e2e-consent")
+
+
+def test_a_misread_message_never_changes_a_customers_consent(shop):
+    guest = Customer(shop, "e2e-consent-guess")
+    guest.says("let me know when you have new hiking gear")
+    guest.says("yes please")
+    assert _opted_in("e2e-consent-guess")
+    # The tester's message, read as "unsubscribe" (0.75) by an earlier model, which opted her out.
+    said = guest.says("<script>alert('xss')</script><b>bold</b><img src=x onerror=alert(1)> "
+                      "where is my order?")
+    assert "unsubscribed" not in said
+    assert _opted_in("e2e-consent-guess")
+    for text in ("stop", "no more", "I don't want this"):
+        guest.says(text)
+        assert _opted_in("e2e-consent-guess"), text
+        guest.says("no")  # if it was asked back: keep it
+    assert _opted_in("e2e-consent-guess")
 
 
 def test_a_rating_is_stored(shop):
@@ -199,6 +235,39 @@ def test_a_rating_is_stored(shop):
         conversation = conversations.get_or_start(session, channel="rest", external_id="e2e-rating")
         assert conversation.satisfaction == 4
         assert conversation.satisfaction_comment == "very quick, thanks"
+
+
+def test_after_a_poor_rating_kefu_asks_what_went_wrong_and_offers_a_person(shop):
+    guest = Customer(shop, "e2e-rating-poor")
+    guest.says("hello")
+    asked = guest.say('/rate{"rating": "2"}')
+    text = " ".join(m.get("text") or "" for m in asked)
+    assert "2/5" in text and "What went wrong?" in text
+    assert "Anything you'd like to add" not in text
+    assert any(b["payload"] == "/human_handoff" for m in asked for b in m.get("buttons", []))
+    guest.says("nobody answered my email for a week")
+    with session_scope() as session:
+        from crm_store.services import conversations
+
+        conversation = conversations.get_or_start(session, channel="rest",
+                                                  external_id="e2e-rating-poor")
+        assert conversation.satisfaction == 2
+        assert conversation.satisfaction_comment == "nobody answered my email for a week"
+    # A good score keeps the light question; a poor one's "Talk to a person" reaches staff.
+    happy = Customer(shop, "e2e-rating-good")
+    happy.says("hello")
+    assert "Anything you'd like to add" in happy.says('/rate{"rating": "5"}')
+    unhappy = Customer(shop, "e2e-rating-person")
+    unhappy.says("hello")
+    unhappy.says('/rate{"rating": "1"}')
+    unhappy.says("/human_handoff")
+    with session_scope() as session:
+        from crm_store.services import conversations
+
+        conversation = conversations.get_or_start(session, channel="rest",
+                                                  external_id="e2e-rating-person")
+        assert conversation.satisfaction == 1 and not conversation.satisfaction_comment
+        assert conversation.mode.value == "human"
 
 
 def test_not_understood_twice_offers_a_person_and_is_recorded(shop):
