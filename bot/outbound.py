@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from bot import store
+from bot import periodic, store
 from bot.messages import ChatMessage
 from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
@@ -93,7 +93,9 @@ class Dispatcher:
         self._senders[sender.channel] = sender
 
     def start(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbound-sweeper")
+        self._sweeper = asyncio.create_task(
+            periodic.every(self._sweep_interval, self.sweep, "outbound sweep"),
+            name="outbound-sweeper")
 
     async def stop(self) -> None:
         tasks = [t for t in [self._sweeper, *self._workers.values()] if t is not None]
@@ -188,14 +190,3 @@ class Dispatcher:
             self.enqueue(conversation, message)
         return len(due)
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except store.StoreUnavailable as exc:
-                logger.warning("outbound sweep: %s; trying again later", exc.detail)
-            except Exception:
-                logger.exception("outbound sweep failed; trying again later")
-            await asyncio.sleep(self._sweep_interval)

@@ -25,7 +25,7 @@ import logging
 from datetime import timedelta
 from itertools import groupby
 
-from bot import store
+from bot import periodic, store
 from bot.gateway import Gateway
 from bot.store import Unfinished
 
@@ -43,7 +43,9 @@ class Recovery:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="kefu-unanswered-recovery")
+        self._task = asyncio.create_task(periodic.every(
+            self.interval, self._counted_sweep, "looking for unanswered messages"),
+            name="kefu-unanswered-recovery")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -51,16 +53,11 @@ class Recovery:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next sweep tries again; a customer message is never dropped
-                logger.exception("looking for unanswered messages failed")
+    async def _counted_sweep(self) -> None:
+        try:
+            await self.sweep()
+        finally:
             self.sweeps += 1
-            await asyncio.sleep(self.interval)
 
     async def sweep(self) -> int:
         """Finish every unfinished message this replica can take; how many it finished."""

@@ -83,15 +83,21 @@ def empty_database(request, tmp_path: Path) -> Iterator[str]:
     db.reset_engine()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def migrated_url(request, tmp_path_factory) -> str:
-    """One database per backend per test session, migrated to head with the real migrations."""
+def migrated(request, directory: Path) -> str:
+    """A new database of the backend named by `request.param`, migrated to head: SQLite in
+    `directory`, or a new schema of the `pg_schemas` fixture."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'kefu.db'}"
+        url = f"sqlite:///{directory / 'kefu.db'}"
     else:
         url = request.getfixturevalue("pg_schemas").new()
     migrate.upgrade(url=url)
     return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_url(request, tmp_path_factory) -> str:
+    """One database per backend per test session, migrated to head with the real migrations."""
+    return migrated(request, tmp_path_factory.mktemp("store"))
 
 
 def _clear(url: str) -> None:

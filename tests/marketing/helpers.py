@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from crm_store.models import Conversation, Customer
-from crm_store.services import conversations, customers, identities, interests
+from crm_store.services import conversations, customers, identities, interests, staff
 from kefu_config.policy import load_policy
 from marketing.rules import SendPolicy
 from tests.crm_store import factories
@@ -23,6 +23,14 @@ def person(session: Session, email: str, *, name: str, topics: tuple[str, ...] =
         customers.set_marketing_consent(session, customer_id=customer.id, opt_in=True,
                                         source=consent)
     return customer
+
+
+def marketing_team(session: Session, password: str) -> None:
+    """Mia the marketer and Anna the agent (who must be refused the marketing pages)."""
+    staff.create_user(session, email="mia@shop.example", password=password, role="marketer",
+                      name="Mia")
+    staff.create_user(session, email="anna@shop.example", password=password, role="agent",
+                      name="Anna")
 
 
 def chat(session: Session, customer: Customer, channel: str, external_id: str, *,

@@ -13,13 +13,13 @@ from playwright.sync_api import expect
 
 from crm_store import db
 from crm_store.db import session_scope
-from crm_store.services import audit, staff
+from crm_store.services import audit
 from kefu_config import clock
 from kefu_config.policy import ShopInfo
 from kefu_config.settings import Settings
 from marketing import composing
 from tests.conftest import free_port
-from tests.marketing.helpers import chat, london, person
+from tests.marketing.helpers import chat, london, marketing_team, person
 from tests.support.demo_store import fresh_store
 from tests.support.gateway_server import GatewayServer
 
@@ -32,10 +32,7 @@ def gateway(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("kefu-drafts")
     url = fresh_store(data_dir)
     with session_scope() as session:
-        staff.create_user(session, email="mia@shop.example", password=PASSWORD,
-                          role="marketer", name="Mia")
-        staff.create_user(session, email="anna@shop.example", password=PASSWORD, role="agent",
-                          name="Anna")
+        marketing_team(session, PASSWORD)
         hiker = person(session, "hiker@example.com", name="Hana Ito", topics=("hiking",),
                        consent="web")
         chat(session, hiker, "web", "drafts-hiker")

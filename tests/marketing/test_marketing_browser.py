@@ -9,11 +9,10 @@ from playwright.sync_api import expect
 
 from crm_store import db
 from crm_store.db import session_scope
-from crm_store.services import staff
 from kefu_config import clock
 from kefu_config.settings import Settings
 from tests.conftest import free_port
-from tests.marketing.helpers import chat, london, person
+from tests.marketing.helpers import chat, london, marketing_team, person
 from tests.support.demo_store import fresh_store
 from tests.support.gateway_server import GatewayServer
 
@@ -27,10 +26,7 @@ def gateway(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("kefu-marketing-browser")
     url = fresh_store(data_dir)
     with session_scope() as session:
-        staff.create_user(session, email="mia@shop.example", password=PASSWORD,
-                          role="marketer", name="Mia")
-        staff.create_user(session, email="anna@shop.example", password=PASSWORD, role="agent",
-                          name="Anna")
+        marketing_team(session, PASSWORD)
         hiker = person(session, "hiker@example.com", name="Hana Ito", topics=("hiking",),
                        consent="web")
         chat(session, hiker, "web", "browser-hiker")

@@ -17,10 +17,10 @@ from websockets.sync.client import connect
 
 from crm_store import db
 from crm_store.db import session_scope
-from crm_store.services import customers, staff
+from crm_store.services import customers
 from kefu_config.settings import Settings
 from tests.conftest import free_port
-from tests.marketing.helpers import chat, london, person
+from tests.marketing.helpers import chat, london, marketing_team, person
 from tests.support.demo_store import fresh_store
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.gateway_server import GatewayServer
@@ -37,10 +37,7 @@ NOON = london(2026, 11, 18, 12)
 def store_url(tmp_path_factory):
     url = fresh_store(tmp_path_factory.mktemp("kefu-marketing"))
     with session_scope() as session:
-        staff.create_user(session, email="mia@shop.example", password=PASSWORD, role="marketer",
-                          name="Mia")
-        staff.create_user(session, email="anna@shop.example", password=PASSWORD, role="agent",
-                          name="Anna")
+        marketing_team(session, PASSWORD)
     yield url
     db.reset_engine()
 

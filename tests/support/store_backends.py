@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from crm_store import migrate
-from tests.crm_store.conftest import PostgresSchemas, _require_postgres
+from tests.crm_store.conftest import PostgresSchemas, _require_postgres, migrated
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +26,4 @@ def pg_schemas():
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_schemas").new()
-    migrate.upgrade(url=url)
-    return url
+    return migrated(request, tmp_path)
