@@ -19,7 +19,6 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.store import in_store, sender_identity
-from actions.texts import money
 from crm_store.models import InterestSource
 from crm_store.normalise import normalise_topic
 from crm_store.services import customers, interests, products
@@ -63,9 +62,12 @@ def stock_text(stock: int) -> str:
     return "in stock"
 
 
-def product_card(item, reason: str | None = None) -> dict[str, Any]:
+def product_card(item, reason: str | None = None, detail: str | None = None) -> dict[str, Any]:
+    """One product as the channels show it: the web widget as a card, text channels as a line
+    the gateway writes from it (bot/messages.py), so a product is never listed twice."""
     card = {"sku": item.sku, "name": item.name, "price": str(item.price),
-            "category": item.category, "in_stock": item.stock > 0}
+            "category": item.category, "in_stock": item.stock > 0,
+            "detail": detail if detail is not None else stock_text(item.stock)}
     if reason:
         card["reason"] = reason
     return card
@@ -133,10 +135,10 @@ class ActionProductQuestion(Action):
         best = good[0]
         item = best.item
         sentence = relevant_sentence(item.description, query)
+        detail = f"{stock_text(item.stock).capitalize()}. {sentence}".strip()
         dispatcher.utter_message(
-            text=(f"{item.name} ({item.sku}) — {money(item.price)}, {stock_text(item.stock)}. "
-                  f"{sentence}"),
-            json_message={"type": "products", "products": [product_card(item)]},
+            text="Here's what I found:",
+            json_message={"type": "products", "products": [product_card(item, detail=detail)]},
         )
         more = [hit.item.sku for hit in good[1:]]
         if more:
@@ -157,16 +159,8 @@ class ActionShowMoreProducts(Action):
             dispatcher.utter_message(response="utter_anything_else")
             return []
         found = await in_store(lambda s: products.get_many_by_sku(s, skus=skus))
-        cards, lines = [], []
-        for sku in skus:
-            product = found.get(sku)
-            if product is None:
-                continue
-            lines.append(f"• {product.name} ({product.sku}) — {money(product.price)}, "
-                         f"{stock_text(product.stock)}")
-            cards.append({"sku": product.sku, "name": product.name, "price": str(product.price),
-                          "category": product.category, "in_stock": product.stock > 0})
-        dispatcher.utter_message(text="Here are some more:\n" + "\n".join(lines),
+        cards = [product_card(found[sku]) for sku in skus if sku in found]
+        dispatcher.utter_message(text="Here are some more:",
                                  json_message={"type": "products", "products": cards})
         return [SlotSet("shown_products", [])]
 
@@ -195,9 +189,8 @@ class ActionRecommendProducts(Action):
         if not recs:
             dispatcher.utter_message(response="utter_no_product_match")
             return []
-        lines = [f"• {r.item.name} — {money(r.item.price)} ({r.reason})" for r in recs]
         dispatcher.utter_message(
-            text="Here's what I'd suggest:\n" + "\n".join(lines),
+            text="Here's what I'd suggest:",
             json_message={"type": "products",
                           "products": [product_card(r.item, r.reason) for r in recs]})
         return []

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
-CURRENCY_SIGNS = {"EUR": "€", "GBP": "£", "USD": "$"}
+from kefu_config.money import money  # noqa: F401 - the actions write money with it
 
 
 def day(value: datetime | None) -> str:
     return value.strftime("%-d %b %Y") if value else "an unknown date"
-
-
-def money(amount: Decimal | float, currency: str = "EUR") -> str:
-    sign = CURRENCY_SIGNS.get(currency)
-    return f"{sign}{amount:,.2f}" if sign else f"{amount:,.2f} {currency}"
 
 
 def items_summary(items) -> str:

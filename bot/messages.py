@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from kefu_config.money import money
 
 # Telegram's callback data holds 64 bytes and web buttons are read on a phone: keep them short.
 MAX_BUTTONS = 10
@@ -34,16 +35,20 @@ class ProductCard:
     price: str | None = None
     image: str | None = None
     reason: str | None = None
+    # What else the customer should know: stock, the description's sentence that answers.
+    detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in {"sku": self.sku, "name": self.name, "price": self.price,
-                                  "image": self.image, "reason": self.reason}.items()
+                                  "image": self.image, "reason": self.reason,
+                                  "detail": self.detail}.items()
                 if v is not None}
 
     def line(self) -> str:
-        """One line of plain text (Telegram, transcripts)."""
+        """One line of plain text (Telegram, transcripts), with the detail and the reason on
+        lines of their own."""
         text = self.name + (f" — {self.price}" if self.price else "")
-        return text + (f"\n   {self.reason}" if self.reason else "")
+        return text + "".join(f"\n   {extra}" for extra in (self.detail, self.reason) if extra)
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,17 @@ class Content:
             summary=bool(payload.get("summary")),
         )
 
-    def plain_text(self) -> str:
-        """Everything as text, for channels without cards (Telegram) and transcripts."""
+    def text_with_products(self) -> str:
+        """The text and a line per product card: what a channel without cards shows (the
+        dialogue writes each product once, as a card)."""
         parts = [self.text.strip()] if self.text.strip() and not self.summary else []
         if self.products:
             parts.append("\n".join(f"• {p.line()}" for p in self.products))
+        return "\n\n".join(parts)
+
+    def plain_text(self) -> str:
+        """Everything as text, for channels without cards (Telegram) and transcripts."""
+        parts = [self.text_with_products()] if self.text_with_products() else []
         if self.image:
             parts.append(self.image)
         return "\n\n".join(parts)
@@ -149,17 +160,20 @@ def _products(raw: Any) -> list[ProductCard]:
             continue
         cards.append(ProductCard(sku=str(item["sku"]), name=str(item["name"]),
                                  price=_price(item.get("price")), image=_url(item.get("image")),
-                                 reason=str(item["reason"]) if item.get("reason") else None))
+                                 reason=_text(item.get("reason")),
+                                 detail=_text(item.get("detail"))))
     return cards
 
 
+def _text(raw: Any) -> str | None:
+    return str(raw) if raw not in (None, "") else None
+
+
 def _price(raw: Any) -> str | None:
+    """A number in the shop's currency and locale; a price already written stays as it is."""
     if raw is None or raw == "":
         return None
-    try:
-        return f"€{Decimal(str(raw)):.2f}"
-    except InvalidOperation:
-        return str(raw)
+    return money(raw)
 
 
 def _url(raw: Any) -> str | None:

@@ -106,6 +106,23 @@ class LexicalIndex:
                 scores[docs] += weights
         return scores
 
+    def matched_words(self, query: str, doc: int) -> list[str]:
+        """The words of `query`, as typed (lower-cased), that document `doc` contains: what a
+        product has in common with a request, to say why it fits."""
+        words: list[str] = []
+        text = _POSSESSIVE.sub("", query.lower()).replace("'", "").replace("’", "")
+        for match in _WORD.finditer(text):
+            word = match.group()
+            if word in words or word in STOPWORDS:
+                continue
+            for term in tokenize(word):
+                docs = self._postings.get(term, (np.empty(0, dtype=np.int64),))[0]
+                at = int(np.searchsorted(docs, doc))
+                if at < len(docs) and docs[at] == doc:
+                    words.append(word)
+                    break
+        return words
+
     def coverage_scale(self, query: str) -> float:
         """The BM25 score of a document holding every query word once, at average length.
 

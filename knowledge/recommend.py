@@ -101,7 +101,8 @@ def recommend(
     occasion: str | None = None,
     popular: Sequence[str] = (),
 ) -> list[Recommendation]:
-    """Up to `k` in-stock products the customer has not bought, each with a reason.
+    """Up to `k` in-stock products the customer has not bought, each with a reason (empty for
+    a product that fits a request by meaning only, with none of its words).
 
     `popular` lists SKUs most ordered first; it fills the list for customers without signals.
     """
@@ -120,7 +121,9 @@ def recommend(
     request = None
     if occasion and occasion.strip():
         occasion = occasion.strip()
-        request = _Signal(searcher.embedder.encode_query(occasion), 1.0, f"matches “{occasion}”", occasion)
+        # The reason is filled per product (the request's words it has), never the request
+        # itself: "matches “something for my dad who…”" only repeats the customer.
+        request = _Signal(searcher.embedder.encode_query(occasion), 1.0, "", occasion)
 
     scored = _score(searcher, allowed, signals, request) if (signals or request) else {}
     picked = _diversify(searcher, scored, k, cap_categories=category is None)
@@ -232,14 +235,25 @@ def _score(
         if request is not None:
             if cosine[row] < MIN_SIMILARITY:
                 continue
-            score, reason = float(request_score[row]), request.reason
+            score = float(request_score[row])
+            reasons = [_matching(searcher.lexical.matched_words(request.query or "", p))]
             if explained:
                 score *= 1.0 + 0.3 * float(weighted[best, row])
-                reason = f"{reason}, {signals[best].reason}"
-            out[p] = (score, reason)
+                reasons.append(signals[best].reason)
+            out[p] = (score, ", ".join(r for r in reasons if r))
         elif explained:
             out[p] = (float(weighted[best, row]), signals[best].reason)
     return out
+
+
+def _matching(words: list[str]) -> str:
+    """'matches “waterproof” and “hiking”'; '' when the product shares no word with the request
+    (a match by meaning alone: better no reason than a made-up one)."""
+    if not words:
+        return ""
+    quoted = [f"“{w}”" for w in words]
+    return "matches " + (quoted[0] if len(quoted) == 1 else
+                         ", ".join(quoted[:-1]) + " and " + quoted[-1])
 
 
 def _diversify(

@@ -73,8 +73,9 @@ class BotMessage(BaseModel, extra="allow"):
 def rasa_shape(recipient: str, message: ChatMessage) -> dict[str, Any]:
     content = message.content
     data: dict[str, Any] = {"recipient_id": recipient}
-    if content.text and not content.summary:
-        data["text"] = content.text
+    # With cards, the text lists them too: an integration that shows only text misses nothing.
+    if text := content.text_with_products():
+        data["text"] = text
     if content.buttons:
         data["buttons"] = [b.to_json() for b in content.buttons]
     if content.image:

@@ -328,6 +328,7 @@
       }
       card.appendChild(el("div", "kefu-product-name", p.name));
       if (p.price) card.appendChild(el("div", "kefu-product-price", p.price));
+      if (p.detail) card.appendChild(el("div", "kefu-product-detail", p.detail));
       if (p.reason) card.appendChild(el("div", "kefu-product-reason", p.reason));
       var ask = el("button", "kefu-button kefu-product-ask", "Tell me more");
       ask.type = "button";

@@ -120,3 +120,19 @@ def test_a_cancelled_order_is_not_a_purchase_in_chat(shop, dispatcher):
     assert "HIK-004" not in chat  # the socks she did buy
     reasons = [card["reason"] for card in dispatcher.messages[0]["custom"]["products"]]
     assert not any("Boots you bought" in reason for reason in reasons)
+
+
+def test_a_request_is_answered_once_as_cards_saying_why_each_fits(shop, dispatcher):
+    """Issue 20: the products came twice (a text list and the cards) and the reason only
+    repeated the customer ("matches 'something for my dad…'")."""
+    request = "something for my dad who drinks a lot of coffee"
+    asyncio.run(ActionRecommendProducts().run(dispatcher, tracker(
+        slots={"customer_id": str(shop["john"])}, text=request,
+        intent="recommend_product"), {}))
+    [message] = dispatcher.messages
+    cards = message["custom"]["products"]
+    assert cards[0]["sku"] == "KIT-002"
+    # The text introduces the cards; channels without cards get a line per card from them.
+    assert not any(card["name"] in message["text"] for card in cards), message["text"]
+    assert cards[0]["reason"] == "matches “coffee”"
+    assert not any("dad" in card.get("reason", "") for card in cards), cards

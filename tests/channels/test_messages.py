@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.channels.rest import rasa_shape
 from bot.messages import ChatMessage, Content, from_rasa
 from bot.shop_identity import sign, verify
+from kefu_config.policy import load_policy
+from tests.support.shop_policy import ALWAYS_OPEN, policy_file
 
 
 def test_product_cards_from_the_dialogue_become_cards_and_a_text_summary():
@@ -25,6 +28,36 @@ def test_product_cards_from_the_dialogue_become_cards_and_a_text_summary():
     assert message.to_json()["text"] == "" and len(message.to_json()["products"]) == 2
     # Stored and read back, it is the same content.
     assert Content.from_stored(content.text, content.payload()) == content
+
+
+def test_cards_with_an_introduction_list_each_product_once_on_every_channel():
+    content, _ = from_rasa({"text": "Here's what I'd suggest:", "custom": {
+        "type": "products", "products": [
+            {"sku": "KIT-002", "name": "Coffee Flask", "price": "29", "detail": "In stock.",
+             "reason": "matches “coffee”"}]}})
+    message = ChatMessage(1, 1, "outbound", "bot", content, datetime.now(UTC))
+    # The widget: the introduction above the card, the name only on the card.
+    assert message.to_json()["text"] == "Here's what I'd suggest:"
+    assert message.to_json()["products"][0]["detail"] == "In stock."
+    # Telegram and REST: the introduction, then one line per card with its detail and reason.
+    lines = "Here's what I'd suggest:\n\n• Coffee Flask — €29.00\n   In stock.\n   matches “coffee”"
+    assert content.plain_text() == lines
+    assert rasa_shape("rest:x", message)["text"] == lines
+    assert rasa_shape("rest:x", message)["custom"]["products"][0]["sku"] == "KIT-002"
+
+
+def test_prices_are_written_in_the_shops_currency(tmp_path, monkeypatch):
+    policy = policy_file(tmp_path, hours=ALWAYS_OPEN, shop={
+        **load_policy().shop.model_dump(), "currency": "GBP", "locale": "en-GB"})
+    monkeypatch.setenv("KEFU_POLICY_FILE", str(policy))
+    load_policy.cache_clear()
+    try:
+        content, _ = from_rasa({"custom": {"type": "products", "products": [
+            {"sku": "HIK-001", "name": "Stormline Rain Jacket", "price": "1299.5"}]}})
+        assert content.products[0].price == "£1,299.50"
+    finally:
+        monkeypatch.delenv("KEFU_POLICY_FILE")
+        load_policy.cache_clear()
 
 
 def test_a_handoff_is_a_signal_not_a_message():
