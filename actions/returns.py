@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from rasa_sdk import FormValidationAction
 from rasa_sdk.events import FollowupAction, SlotSet
 
+from actions.identifiers import order_number_in
 from actions.orders import VerifiedOrderAction
 from actions.store import in_store
 from crm_store.errors import NotAllowed, NotFound
@@ -47,7 +52,40 @@ class ActionOpenReturn(VerifiedOrderAction):
             dispatcher.utter_message(response="utter_verification_failed")
             return [SlotSet("return_reason", None)]
         policy = load_policy().returns
+        next_steps = " ".join(t for t in (policy.after_opening, policy.refund_time) if t)
         dispatcher.utter_message(
-            text=(f"Your return R-{ret.id} for order {order_number} is open. What happens next: "
-                  f"{policy.how} {policy.refund_time}"))
+            text=f"Your return R-{ret.id} for order {order_number} is open. {next_steps}".strip())
         return [SlotSet("return_reason", None)]
+
+
+# Words around an order number that still say nothing about why ("it's order A1178").
+_ABOUT_THE_ORDER = frozenset("order number no nr my the it its s is was for of purchase".split())
+_EMAIL = re.compile(r"^\S+@\S+\.\S+$")
+# Said before the form asks its question again (utter_ask_return_reason, with examples).
+REASON_HINT = "Sorry, I need the reason for the return in words, not an order number or an email."
+
+
+def _not_a_reason(text: str) -> bool:
+    """An order number, an email or a word too few: an answer to another question."""
+    if len(re.findall(r"[^\W\d_]{2,}", text)) == 0 or _EMAIL.fullmatch(text):
+        return True
+    number = order_number_in(text)
+    if number is None:
+        return False
+    rest = re.findall(r"[^\W\d_]+", text.replace(number, "").lower())
+    return all(word in _ABOUT_THE_ORDER for word in rest)
+
+
+class ValidateReturnForm(FormValidationAction):
+    """The reason is what the customer says went wrong; an order number typed by mistake is
+    not stored as the reason (issue 20: reason "A1178"), it is asked again with a hint."""
+
+    def name(self) -> str:
+        return "validate_return_form"
+
+    def validate_return_reason(self, value: Any, dispatcher, tracker, domain):
+        text = " ".join(str(value or "").split())
+        if _not_a_reason(text):
+            dispatcher.utter_message(text=REASON_HINT)
+            return {"return_reason": None}
+        return {"return_reason": text[:500]}

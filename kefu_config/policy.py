@@ -91,6 +91,9 @@ class Returns(BaseModel):
     how: str
     refund_time: str
     exceptions: str = ""
+    # What the customer does once a return is open (the label, the drop-off); `how` explains
+    # how to start one, which reads wrong after it was started.
+    after_opening: str = ""
 
 
 class Account(BaseModel):
