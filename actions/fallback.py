@@ -14,6 +14,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.language import english_only_text, other_language
+
 ACTION_NAME = "action_kefu_fallback"
 LISTEN = "action_listen"
 
@@ -36,13 +38,41 @@ def consecutive_misses(events: list[dict[str, Any]]) -> int:
     return misses
 
 
+def offer_english_or_a_person(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """A message in another language gets, in English, what Kefu can do; True if it did."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    language = None if text.lstrip().startswith("/") else other_language(text)
+    if language is None:
+        return False
+    dispatcher.utter_message(text=english_only_text(language),
+                             buttons=[{"title": "Talk to a person",
+                                       "payload": "/human_handoff"}])
+    return True
+
+
+class ActionOutOfScope(Action):
+    """Out of scope: what Kefu can help with; for a message in another language, that Kefu
+    speaks English for now (it was only out of scope to the English model)."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if not offer_english_or_a_person(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return []
+
+
 class ActionKefuFallback(Action):
     def name(self) -> str:
         return ACTION_NAME
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if consecutive_misses(tracker.events) < 2:
+        if offer_english_or_a_person(dispatcher, tracker):
+            pass  # a person or English: asking to rephrase in English would not help
+        elif consecutive_misses(tracker.events) < 2:
             dispatcher.utter_message(response="utter_please_rephrase")
         else:
             dispatcher.utter_message(
