@@ -14,7 +14,7 @@ from crm_store.services import segments
 from crm_store.services.segments import Reach, SegmentRules
 from kefu_config.policy import load_policy
 from knowledge.service import get_service
-from marketing.composing import Recommender, knowledge_recommender, needs_product
+from marketing.composing import Recommender, campaign_topic, knowledge_recommender, needs_product
 from marketing.delivering import Recipient, SendResult, deliver
 from marketing.rules import SendPolicy
 from marketing.triggered import send_triggered
@@ -23,11 +23,15 @@ from marketing.triggered import send_triggered
 def audience_for(session: Session, campaign: Campaign, *,
                  now: datetime | None = None) -> list[tuple[Customer, Reach]]:
     """Consenting, reachable customers the campaign is for."""
-    if campaign.segment_id is not None:
-        rules = segments.parse_rules(segments.get(session, segment_id=campaign.segment_id).rules)
-    else:
-        rules = SegmentRules(interests=[campaign.topic] if campaign.topic else [])
+    rules = _segment_rules(session, campaign) or \
+        SegmentRules(interests=[campaign.topic] if campaign.topic else [])
     return segments.audience(session, rules, now=now)
+
+
+def _segment_rules(session: Session, campaign: Campaign) -> SegmentRules | None:
+    if campaign.segment_id is None:
+        return None
+    return segments.parse_rules(segments.get(session, segment_id=campaign.segment_id).rules)
 
 
 def send(session: Session, *, campaign_id: int, now: datetime | None = None,
@@ -58,8 +62,9 @@ def send(session: Session, *, campaign_id: int, now: datetime | None = None,
 def _recipients(session: Session, campaign: Campaign, recommender: Recommender,
                 now: datetime) -> Iterator[Recipient]:
     wants_product = needs_product(campaign.message)
+    topic = campaign_topic(campaign.topic, _segment_rules(session, campaign))
     for customer, reach in audience_for(session, campaign, now=now):
-        product = (lambda customer_id=customer.id: recommender(session, customer_id)) \
+        product = (lambda customer_id=customer.id: recommender(session, customer_id, topic)) \
             if wants_product else None
         yield Recipient(customer, reach, product)
 

@@ -60,6 +60,8 @@ class PreviewBody(BaseModel):
     message: str = Field(min_length=1, max_length=3000)
     segment_id: int | None = None
     customer_id: int | None = None
+    # The campaign's topic: the recommended product must fit it (else the segment's interests).
+    topic: str | None = Field(default=None, max_length=80)
 
 
 class CampaignPublic(BaseModel):
@@ -167,16 +169,19 @@ async def preview_campaign(body: PreviewBody, staff: MarketingStaff) -> dict[str
     reachable member."""
     def work(session) -> dict[str, Any]:
         customer_id = body.customer_id
+        rules = segments.get(session, segment_id=body.segment_id).rules \
+            if body.segment_id is not None else None
         if customer_id is None:
-            if body.segment_id is None:
+            if rules is None:
                 raise InvalidInput("give a customer_id or a segment_id to preview for")
-            rules = segments.get(session, segment_id=body.segment_id).rules
             audience = segments.audience(session, rules)
             if not audience:
                 raise InvalidInput("the segment has nobody who can receive it")
             customer_id = audience[0][0].id
+        topic = composing.campaign_topic(body.topic, segments.parse_rules(rules)
+                                         if rules is not None else None)
         shown = composing.preview(session, message=body.message, customer_id=customer_id,
-                                  recommender=composing.recommendation_or_none)
+                                  recommender=composing.recommendation_or_none, topic=topic)
         return {"customer_id": customer_id, "text": shown.text, "product": shown.product,
                 "buttons": shown.payload.get("buttons", [])}
     with http_errors():

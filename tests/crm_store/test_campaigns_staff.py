@@ -17,7 +17,7 @@ from tests.marketing.helpers import chat, london, person, shop_policy
 NOON = london(2026, 11, 18, 12)  # a Wednesday, outside the quiet hours
 
 
-def _no_product(_session, _customer_id):
+def _no_product(_session, _customer_id, _topic=None):
     raise AssertionError("a message without product placeholders needs no recommendation")
 
 

@@ -211,7 +211,7 @@ def test_preview_prices_carry_the_shops_currency(gateway):
         session.flush()
         pick = {"sku": "HIK-1", "name": "Trail boots", "price": "1299.5", "reason": "hiking"}
         shown = composing.preview(session, message="{product} for {product_price}",
-                                  customer_id=ann.id, recommender=lambda s, c: pick)
+                                  customer_id=ann.id, recommender=lambda s, c, t: pick)
         # policy/shop.yml: currency EUR, locale en-GB.
         assert shown.text.startswith("Trail boots for €1,299.50\n")
         german = ShopInfo(name="S", email="e", phone="p", address="a", website="w",

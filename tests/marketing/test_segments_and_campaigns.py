@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from crm_store.db import session_scope
 from crm_store.errors import InvalidInput
 from crm_store.models import CampaignStatus, Message, OrderStatus
-from crm_store.services import campaigns, customers, segments
+from crm_store.services import campaigns, customers, interests, segments
 from marketing import composing, sending
 from tests.crm_store import factories
 from tests.marketing.helpers import chat, london, person, shop_policy
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.clock
 NOON = london(2026, 11, 18, 12)  # a Wednesday, outside the quiet hours
 
 
-def _no_product(_session, _customer_id):
+def _no_product(_session, _customer_id, _topic=None):
     raise AssertionError("a message without product placeholders needs no recommendation")
 
 
@@ -149,7 +149,7 @@ def test_placeholders_are_checked_and_filled(store):
         pick = {"sku": "HIK-1", "name": "Trail boots", "price": "99.00",
                 "reason": "because you like hiking"}
         shown = composing.preview(session, message="{first_name}: {product} ({product_reason})",
-                                  customer_id=ann.id, recommender=lambda s, c: pick)
+                                  customer_id=ann.id, recommender=lambda s, c, t: pick)
         assert shown.text.startswith("Ann: Trail boots (because you like hiking)")
         assert shown.payload["products"][0]["sku"] == "HIK-1"
 
@@ -277,3 +277,35 @@ def test_preview_recommends_a_product_from_the_knowledge_index(store, tmp_path):
         assert shown.text.startswith("Ann, meet Alpine trekking boots: ")
         assert "hiking" in shown.product["reason"]
         assert shown.payload["products"][0]["sku"] == "HIK-7"
+
+
+def test_a_campaigns_product_fits_its_topic_as_well_as_the_customer(store, tmp_path):
+    """Issue 20: a "running" campaign's preview recommended a photography book (the sample
+    customer's strongest interest); the product must fit the campaign's topic."""
+    from functools import partial
+
+    from kefu_config.settings import get_settings
+    from knowledge.service import KnowledgeService
+    from knowledge.sources import StoreSource
+
+    with session_scope() as session:
+        factories.product(session, "RUN-7", name="Trail running shoes", category="Running")
+        factories.product(session, "BOK-7", name="Street photography book", category="Books")
+        factories.product(session, "CAM-7", name="Mirrorless camera strap", category="Photo")
+        runner = person(session, "rae@example.com", name="Rae Park", topics=("photography",))
+        interests.add(session, customer_id=runner.id, topic="running", source="inferred",
+                      weight=0.4)
+        runner_id = runner.id
+        running = segments.create(session, name="Runners", rules={"interests": ["running"]})
+        rules = segments.parse_rules(running.rules)
+    service = KnowledgeService(tmp_path / "knowledge", model=get_settings().embedding_model)
+    service.sync_from_source(StoreSource())
+    recommender = partial(composing.knowledge_recommender, service=service)
+    with session_scope() as session:
+        untargeted = recommender(session, runner_id, None)
+        shown = composing.preview(session, message="{product}", customer_id=runner_id,
+                                  recommender=recommender,
+                                  topic=composing.campaign_topic(None, rules))
+    # Without a topic her strongest interest leads, as the bug had it; with one, the topic.
+    assert untargeted is not None and untargeted["sku"] in {"BOK-7", "CAM-7"}, untargeted
+    assert shown.product["sku"] == "RUN-7", shown.product
