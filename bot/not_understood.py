@@ -1,8 +1,9 @@
 """The "not understood" inbox: customer messages the bot missed, grouped by meaning, and the
 review file that staff labels go to.
 
-Messages come from crm_store (`analytics.not_understood_messages`: intent `nlu_fallback` or
-low confidence). Identical texts are merged, then grouped greedily by cosine similarity of
+Messages come from crm_store: `analytics.not_understood_messages` (intent `nlu_fallback` or
+low confidence) and `analytics.rejected_answers` (understood with confidence, but the customer
+said no to the answer or asked the same again). Identical texts are merged, then grouped greedily by cosine similarity of
 their embeddings from the same all-MiniLM-L6-v2 model the product search uses: each text joins
 the group whose centroid is closest if it is at least `SIMILARITY` alike, else starts its own.
 Texts are taken most frequent first, so a group is named after its most common wording.
@@ -54,6 +55,9 @@ class Group:
     message_ids: list[int] = field(default_factory=list)
     last_at: datetime | None = None
     guesses: dict[str, int] = field(default_factory=dict)  # the intents the NLU guessed
+    # Why each message is here: not understood, or understood but the answer was turned down
+    # or asked again (analytics.rejected_answers).
+    reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -72,6 +76,7 @@ class Group:
         return {"key": self.key, "label": self.label, "messages": self.size,
                 "texts": [{"text": t, "messages": n} for t, n in self.texts],
                 "guessed_intents": sorted(self.guesses, key=lambda i: (-self.guesses[i], i)),
+                "reasons": dict(sorted(self.reasons.items(), key=lambda r: (-r[1], r[0]))),
                 "last_at": self.last_at.isoformat() if self.last_at else None}
 
 
@@ -86,8 +91,12 @@ def group_messages(messages: list[dict], encode: Encode, *,
         if not key or key in exclude:
             continue
         entry = merged.setdefault(key, {"text": message["text"].strip(), "ids": [],
-                                        "last_at": None, "guesses": {}})
+                                        "last_at": None, "guesses": {}, "reasons": {}})
+        if message["id"] in entry["ids"]:
+            continue  # listed for two reasons: counted once
         entry["ids"].append(message["id"])
+        why = message.get("why") or "not understood"
+        entry["reasons"][why] = entry["reasons"].get(why, 0) + 1
         at = message["created_at"]
         if entry["last_at"] is None or at > entry["last_at"]:
             entry["last_at"] = at
@@ -118,6 +127,8 @@ def group_messages(messages: list[dict], encode: Encode, *,
             group.last_at = entry["last_at"]
         for intent, n in entry["guesses"].items():
             group.guesses[intent] = group.guesses.get(intent, 0) + n
+        for why, n in entry["reasons"].items():
+            group.reasons[why] = group.reasons.get(why, 0) + n
     for group in groups:
         group.texts.sort(key=lambda item: (-item[1], item[0]))
     groups.sort(key=lambda g: (-g.size, g.label))

@@ -169,10 +169,12 @@ def _review(request: Request) -> ReviewFile:
 
 @api.get("/inbox")
 async def inbox(request: Request, staff: DashboardStaff, period: PeriodDep) -> dict:
-    """Messages the bot did not understand in the period, grouped by similarity."""
+    """Messages the bot did not understand in the period, and confident answers the customer
+    turned down or asked again, grouped by similarity."""
     scope = scope_for(staff, period.start, period.end, period.channel)
     messages = await store.run(
-        lambda session: analytics.not_understood_messages(session, scope, limit=INBOX_LIMIT))
+        lambda session: analytics.not_understood_messages(session, scope, limit=INBOX_LIMIT)
+        + analytics.rejected_answers(session, scope, limit=INBOX_LIMIT))
     review = _review(request)
 
     def grouped() -> list[dict]:

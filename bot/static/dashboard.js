@@ -246,8 +246,12 @@
     body.groups.forEach(function (group) {
       var item = el("li", { "class": "group", "data-key": group.key });
       item.appendChild(el("strong", {}, group.label));
+      var reasons = Object.keys(group.reasons || {}).map(function (why) {
+        return group.reasons[why] + " " + why;
+      });
       item.appendChild(el("span", {}, " · " + group.messages + " messages" +
-        (group.guessed_intents.length ? " · guessed " + group.guessed_intents.join(", ") : "")));
+        (group.guessed_intents.length ? " · guessed " + group.guessed_intents.join(", ") : "") +
+        (reasons.length ? " · " + reasons.join(", ") : "")));
       var texts = el("ul", { "class": "texts" });
       group.texts.forEach(function (t) {
         texts.appendChild(el("li", {}, t.text + (t.messages > 1 ? " (×" + t.messages + ")" : "")));

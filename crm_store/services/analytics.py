@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -446,8 +447,80 @@ def not_understood_messages(session: Session, scope: Scope, *, limit: int = 500)
         .where(*_customer_messages(scope), _not_understood())
         .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
     return [{"id": mid, "conversation_id": cid, "text": text_, "intent": intent,
-             "confidence": confidence, "created_at": at}
+             "confidence": confidence, "created_at": at, "why": NOT_UNDERSTOOD}
             for mid, cid, text_, intent, confidence, at in rows]
+
+
+# An answer is taken as missed when the customer's next message, this soon, turns it down or
+# asks the same again in other words.
+REJECTION_WINDOW = timedelta(minutes=5)
+# Overlap of content words (Jaccard) from which the next message asks the same again: "do you
+# have a waterproof jacket" and "no, a waterproof jacket for kids" 0.67; "hiking boots" and
+# "and running shoes?" 0.
+REPHRASE_OVERLAP = 0.5
+_FILLER = frozenset("a an the and or do does you your have has i me my is are it for no not "
+                    "to of in on any please can could with want need looking".split())
+NOT_UNDERSTOOD = "not understood"
+ANSWER_REJECTED = "answer rejected"
+ASKED_AGAIN = "asked again"
+
+
+def rejected_answers(session: Session, scope: Scope, *, limit: int = 500) -> list[dict]:
+    """Customer messages the bot understood with confidence whose answer did not help, for the
+    inbox beside the messages it did not understand: the customer's next message in the
+    conversation, within REJECTION_WINDOW, is a "no" to an answer that asked nothing (its
+    replies had no buttons), or the same intent again in largely the same words."""
+    customer = and_(*_customer_messages(scope))
+    later = aliased(Message)
+    following = (
+        select(later.id).where(later.conversation_id == Message.conversation_id,
+                               later.sender_kind == SenderKind.CUSTOMER,
+                               or_(later.created_at > Message.created_at,
+                                   and_(later.created_at == Message.created_at,
+                                        later.id > Message.id)))
+        .order_by(later.created_at, later.id).limit(1).correlate(Message).scalar_subquery())
+    confident = and_(Message.intent.is_not(None), Message.intent.not_in(sorted(NOT_A_TOPIC)),
+                     case((_not_understood(), 0), else_=1) == 1)
+    rows = session.execute(
+        select(Message.id, Message.conversation_id, Message.text, Message.intent,
+               Message.confidence, Message.created_at, following.label("next_id"))
+        .where(customer, confident)
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit * 4)).all()
+    nexts = {m.id: m for m in session.scalars(select(Message).where(
+        Message.id.in_([r.next_id for r in rows if r.next_id is not None])))}
+    found: list[dict] = []
+    for mid, cid, text_, intent, confidence, at, next_id in rows:
+        after = nexts.get(next_id)
+        if after is None or after.created_at - at > REJECTION_WINDOW:
+            continue
+        why = None
+        if after.intent == "deny" and not _asked_something(session, cid, at, after.created_at):
+            why = ANSWER_REJECTED
+        elif after.intent == intent and _overlap(text_, after.text) >= REPHRASE_OVERLAP:
+            why = ASKED_AGAIN
+        if why is not None:
+            found.append({"id": mid, "conversation_id": cid, "text": text_, "intent": intent,
+                          "confidence": confidence, "created_at": at, "why": why,
+                          "followed_by": after.text})
+            if len(found) == limit:
+                break
+    return found
+
+
+def _asked_something(session: Session, conversation_id: int, start: datetime,
+                     end: datetime) -> bool:
+    """Did the bot's replies between the two messages offer buttons (a yes/no question), so
+    that "no" answered it rather than turned the answer down?"""
+    payloads = session.scalars(select(Message.payload).where(
+        Message.conversation_id == conversation_id, Message.sender_kind == SenderKind.BOT,
+        Message.created_at >= start, Message.created_at <= end))
+    return any(isinstance(p, dict) and p.get("buttons") for p in payloads)
+
+
+def _overlap(first: str | None, second: str | None) -> float:
+    a, b = (set(re.findall(r"[a-z0-9]+", (t or "").lower())) - _FILLER
+            for t in (first, second))
+    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 KPIS = {

@@ -100,3 +100,44 @@ def test_a_label_must_be_a_known_intent_and_carry_examples(tmp_path):
     with pytest.raises(LabelRefused, match="no examples"):
         review.add("greet", ["   "], intents=known_intents())
     assert not review.path.exists()
+
+
+def test_confident_answers_turned_down_or_asked_again_are_in_the_inbox_too(store, encode):
+    """Issue 20: the inbox listed only fallbacks; an answer the customer said no to, or asked
+    again in other words, was as much a miss."""
+    def chat(name: str, *turns) -> None:
+        conv = Conversation(channel="web", external_id=name, started_at=T)
+        session.add(conv)
+        session.flush()
+        for seconds, kind, text, intent, buttons in turns:
+            session.add(Message(
+                conversation_id=conv.id, sender_kind=kind, text=text, intent=intent,
+                confidence=0.9 if intent else None,
+                direction=Direction.INBOUND if kind == SenderKind.CUSTOMER else Direction.OUTBOUND,
+                payload={"buttons": [{"title": "Yes", "payload": "/affirm"}]} if buttons else None,
+                created_at=T + timedelta(hours=1, seconds=seconds)))
+
+    C, B = SenderKind.CUSTOMER, SenderKind.BOT
+    with session_scope() as session:
+        chat("again", (0, C, "do you have a waterproof jacket", "product_question", False),
+             (1, B, "Here's what I found:", None, False),
+             (40, C, "no, a waterproof jacket for kids", "product_question", False))
+        chat("turned-down", (0, C, "how much is express delivery", "delivery_options", False),
+             (1, B, "Standard delivery is free…", None, False), (30, C, "no", "deny", False))
+        # "No" to the bot's own yes/no question answers it; it turns nothing down.
+        chat("answered", (0, C, "show me hiking boots", "product_question", False),
+             (1, B, "Would you like to see similar products?", None, True),
+             (20, C, "no", "deny", False))
+        chat("much-later", (0, C, "track my order", "track_order", False),
+             (1, B, "Which order?", None, False), (900, C, "no", "deny", False))
+        chat("next-question", (0, C, "hiking boots", "product_question", False),
+             (1, B, "Here's what I found:", None, False),
+             (30, C, "and running shoes?", "product_question", False))
+    with session_scope() as session:
+        found = analytics.rejected_answers(session, Scope(T, END))
+    assert sorted((m["text"], m["why"]) for m in found) == [
+        ("do you have a waterproof jacket", analytics.ASKED_AGAIN),
+        ("how much is express delivery", analytics.ANSWER_REJECTED)]
+    [group] = [g for g in group_messages(found, encode)
+               if g.label == "how much is express delivery"]
+    assert group.as_dict()["reasons"] == {analytics.ANSWER_REJECTED: 1}
