@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.form_stop import StoppableForm, said_stopped, stopped
 from actions.identifiers import (
     latest_intent,
     latest_text,
@@ -32,8 +33,19 @@ from crm_store.normalise import normalise_order_number
 from crm_store.services import complaints, conversations, orders
 
 NO_ORDER = "none"
-# A first message this long already describes the problem ("my parcel came damaged and...").
-DETAILS_MIN_WORDS = 6
+# A first message with this many words beyond asking to complain already describes the problem
+# ("my parcel came damaged and wet"); "I want to make a complaint" does not, and is never
+# taken as what happened (issue 20: it became the ticket's subject).
+DETAILS_MIN_WORDS = 3
+_ASKING_TO_COMPLAIN = frozenset(
+    "i i'd id want would like need wish to make file lodge submit register raise put in have "
+    "a an one formal official complaint complaints complain complaining about please can you "
+    "help me with hello hi hey there".split())
+
+
+def describes_a_problem(text: str) -> bool:
+    words = [w.strip(".,!?;:'\"").lower() for w in text.split()]
+    return sum(1 for w in words if w and w not in _ASKING_TO_COMPLAIN) >= DETAILS_MIN_WORDS
 
 
 class ActionAcknowledgeComplaint(Action):
@@ -55,7 +67,7 @@ class ActionAcknowledgeComplaint(Action):
         events: list[dict[str, Any]] = [SlotSet("complaint_details", None),
                                         SlotSet("complaint_order", None),
                                         SlotSet("complaint_resolution", None)]
-        if len(text.split()) >= DETAILS_MIN_WORDS:
+        if describes_a_problem(text):
             events.append(SlotSet("complaint_details", text))
         order_id = _order_named_in_complaint(tracker)
         if order_id:
@@ -75,7 +87,10 @@ def _order_named_in_complaint(tracker: Tracker) -> str | None:
                  and any(ch.isdigit() for ch in str(value))), None)
 
 
-class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
+class ValidateComplaintForm(StoppableForm, EmailSlotValidation, FormValidationAction):
+    own_slots = ("complaint_details", "complaint_order", "complaint_resolution")
+    no_answers = frozenset({"complaint_order"})  # "no": not about an order
+
     def name(self) -> str:
         return "validate_complaint_form"
 
@@ -89,7 +104,9 @@ class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
         return slots + ["complaint_resolution"]
 
     def validate_complaint_details(self, value: Any, dispatcher, tracker, domain):
-        text = str(value or "").strip()
+        if value is None:
+            return {"complaint_details": None}  # cleared for a new complaint: not an answer
+        text = str(value).strip()
         if len(text) < 3:
             dispatcher.utter_message(response="utter_ask_complaint_details")
             return {"complaint_details": None}
@@ -105,6 +122,8 @@ class ValidateComplaintForm(EmailSlotValidation, FormValidationAction):
         return {"complaint_order": found} if found else {}
 
     def validate_complaint_order(self, value: Any, dispatcher, tracker, domain):
+        if value is None:
+            return {"complaint_order": None}  # cleared for a new complaint: not an answer
         if value == NO_ORDER:
             return {"complaint_order": NO_ORDER}
         return {"complaint_order": checked_order_number(value, dispatcher)}
@@ -154,6 +173,8 @@ class ActionOpenComplaint(Action):
         return "action_open_complaint"
 
     async def run(self, dispatcher, tracker, domain):
+        if stopped(tracker):
+            return said_stopped(dispatcher, "no complaint was opened")
         details = tracker.get_slot("complaint_details") or ""
         resolution = tracker.get_slot("complaint_resolution") or ""
         order_number = tracker.get_slot("complaint_order")

@@ -13,7 +13,9 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 
+from actions.form_stop import StoppableForm, said_stopped, stopped
 from actions.store import in_store, sender_identity
 from actions.texts import day, items_summary, money
 from crm_store.errors import NotAllowed, NotFound
@@ -184,9 +186,23 @@ class ActionChangeOrder(VerifiedOrderAction):
         return [SlotSet("change_details", None), FollowupAction("change_request_form")]
 
 
+class ValidateChangeRequestForm(StoppableForm, FormValidationAction):
+    """The change details are free text; "never mind" or "cancel" there leaves the form."""
+
+    own_slots = ("change_details",)
+
+    def name(self) -> str:
+        return "validate_change_request_form"
+
+
 class ActionOpenChangeRequest(VerifiedOrderAction):
     def name(self) -> str:
         return "action_open_change_request"
+
+    async def run(self, dispatcher, tracker, domain):
+        if stopped(tracker):
+            return said_stopped(dispatcher, "no change request was sent")
+        return await super().run(dispatcher, tracker, domain)
 
     async def handle(self, dispatcher, tracker, order_number, email):
         details = (tracker.get_slot("change_details") or "").strip()

@@ -8,6 +8,7 @@ from typing import Any
 from rasa_sdk import FormValidationAction
 from rasa_sdk.events import FollowupAction, SlotSet
 
+from actions.form_stop import StoppableForm, said_stopped, stopped
 from actions.identifiers import order_number_in
 from actions.orders import VerifiedOrderAction
 from actions.store import in_store
@@ -39,6 +40,11 @@ class ActionStartReturn(VerifiedOrderAction):
 class ActionOpenReturn(VerifiedOrderAction):
     def name(self) -> str:
         return "action_open_return"
+
+    async def run(self, dispatcher, tracker, domain):
+        if stopped(tracker):
+            return said_stopped(dispatcher, "no return was started")
+        return await super().run(dispatcher, tracker, domain)
 
     async def handle(self, dispatcher, tracker, order_number, email):
         reason = (tracker.get_slot("return_reason") or "").strip()
@@ -76,9 +82,11 @@ def _not_a_reason(text: str) -> bool:
     return all(word in _ABOUT_THE_ORDER for word in rest)
 
 
-class ValidateReturnForm(FormValidationAction):
+class ValidateReturnForm(StoppableForm, FormValidationAction):
     """The reason is what the customer says went wrong; an order number typed by mistake is
     not stored as the reason (issue 20: reason "A1178"), it is asked again with a hint."""
+
+    own_slots = ("return_reason",)
 
     def name(self) -> str:
         return "validate_return_form"

@@ -114,6 +114,33 @@ def test_complaint_opens_a_ticket_with_category_priority_and_due_time(shop):
         assert "replacement" in ticket.description
 
 
+def _tickets_of(sender: str) -> list:
+    with session_scope() as session:
+        person = customers.find_or_create_by_identity(session, channel="rest",
+                                                      external_id=sender)
+        return tickets.for_customer(session, customer_id=person.id)
+
+
+def test_a_complaint_can_be_left_at_any_question_and_nothing_is_opened(shop):
+    """Issue 20: "actually never mind", then "cancel", opened a complaint with those words."""
+    lena = Customer(shop, "e2e-complaint-left")
+    lena.says("I want to make a complaint")
+    left = lena.says("actually never mind")
+    assert "no complaint was opened" in left, left
+    lena.says("I want to make a complaint")
+    lena.says("the zip of my jacket broke after two days")
+    asked = lena.says("cancel")  # at "which order?", where a plain "no" means no order
+    assert "no complaint was opened" in asked, asked
+    assert _tickets_of("e2e-complaint-left") == []
+    # And a complaint taken after that is whole, with nothing of the ones left behind.
+    lena.says("I want to make a complaint, the zip of my jacket broke after two days")
+    lena.says("no")
+    reply = lena.says("a repair or a new jacket")
+    assert "T-" in reply
+    [ticket] = _tickets_of("e2e-complaint-left")
+    assert "never mind" not in ticket.description and "cancel" not in ticket.description
+
+
 def test_ticket_status_only_for_its_owner(shop):
     with session_scope() as session:
         owner = customers.get_by_email(session, email="marcus.johnson@example.com")
