@@ -161,6 +161,18 @@ class ActionAskOrderId(_AskWithExample):
     action_name, response = "action_ask_order_id", "utter_ask_order_id"
     example = staticmethod(order_example)
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if tracker.get_slot("order_request") != "refund":
+            return await super().run(dispatcher, tracker, domain)
+        # "How long do refunds take?" is a policy question as often as one about an order:
+        # answer it from the policy first; "no" then leaves the form (rules/orders.yml).
+        dispatcher.utter_message(
+            text=(f"{load_policy().returns.refund_time} To check the refund of one of your "
+                  f"orders, what's the order number? It looks like {order_example()}."),
+            buttons=[{"title": "No, that answers it", "payload": "/deny"}])
+        return []
+
 
 class ActionAskComplaintOrder(_AskWithExample):
     action_name, response = "action_ask_complaint_order", "utter_ask_complaint_order"

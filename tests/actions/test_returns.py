@@ -44,3 +44,21 @@ def test_an_opened_return_says_what_happens_next_not_how_to_start_one(shop, disp
     assert text.startswith(f"Your return R-{opened.id} for order A2003 is open.")
     assert "returns label" in text and "refund" in text
     assert "Start a return" not in text
+
+
+def test_a_refund_question_gets_the_policy_first_and_no_leaves_it_there(shop, dispatcher):
+    """Issue 20: "how long do refunds take?" answered about one order, never the policy."""
+    from actions.identifiers import ActionAskOrderId
+    from kefu_config.policy import load_policy
+
+    asyncio.run(ActionAskOrderId().run(dispatcher, tracker(
+        slots={"order_request": "refund"}, text="how long do refunds take?",
+        intent="refund_status"), {}))
+    [message] = dispatcher.messages
+    assert message["text"].startswith(load_policy().returns.refund_time)
+    assert "order number" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == ["/deny"]
+    dispatcher.messages.clear()
+    asyncio.run(ActionAskOrderId().run(dispatcher, tracker(
+        slots={"order_request": "track"}, text="where is my order?", intent="track_order"), {}))
+    assert said(dispatcher) == ["utter_ask_order_id"]

@@ -114,6 +114,14 @@ def test_complaint_opens_a_ticket_with_category_priority_and_due_time(shop):
         assert "replacement" in ticket.description
 
 
+def test_a_general_refund_question_gets_the_policy_and_no_ends_it(shop):
+    ana = Customer(shop, "e2e-refund-policy")
+    answer = ana.say("how long do refunds take?")
+    text = " ".join(m.get("text") or "" for m in answer)
+    assert "within 5 working days" in text and "order number" in text, text
+    assert "OK, I've stopped" in ana.says("no")
+
+
 def _tickets_of(sender: str) -> list:
     with session_scope() as session:
         person = customers.find_or_create_by_identity(session, channel="rest",
