@@ -67,6 +67,11 @@ class HandoffPublic(BaseModel):
     claimed_at: datetime | None
     resolved_at: datetime | None
     last_message: str | None
+    # The address the customer left, while waiting outside business hours, for the answer to
+    # be sent to as well as the chat; with a ready mailto: link (subject: "Your question to
+    # <shop>"). Kefu sends no email itself: the agent who answers does.
+    reply_email: str | None = None
+    reply_mailto: str | None = None
 
 
 class ResolveBody(Body):
@@ -240,3 +245,28 @@ class TicketUpdate(Body):
     priority: Priority | None = None
     assignee_id: int | None = None
     resolution: Annotated[str | None, Field(max_length=4000)] = None
+
+
+# --- marketing -----------------------------------------------------------------------------------
+
+class CampaignTestSendPublic(BaseModel):
+    """A campaign's test message, queued on the marketer's own customer account's chat."""
+
+    campaign_id: int
+    channel: str
+    conversation_id: int
+    message_id: int
+    # What was queued: "[Test] " and the message as the marketer's account reads it.
+    text: str
+
+
+class SegmentValuesPublic(BaseModel):
+    """What segment rules can name, as the store holds it now (for the rule builder)."""
+
+    interests: list[str]
+    categories: list[str]
+    tags: list[str]
+    languages: list[str]
+    rfm_tiers: list[str]
+    channels: list[str]
+    interest_sources: list[str]

@@ -24,10 +24,11 @@ from bot.auth import MARKETING_ROLES, Staff, no_store, require_staff_page
 from bot.routes.deps import MarketingStaff
 from bot.routes.errors import http_errors
 from bot.routes.segments import AUTH_ERRORS
+from bot.schemas import CampaignTestSendPublic
 from crm_store.errors import InvalidInput
 from crm_store.models import Campaign, utcnow
 from crm_store.services import campaigns, segments
-from marketing import composing, scheduler, sending
+from marketing import composing, scheduler, sending, test_send
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -208,6 +209,27 @@ async def send_campaign(campaign_id: int, request: Request,
         return await store.run(work)
 
 
+@api_router.post("/{campaign_id}/test-send", response_model=CampaignTestSendPublic,
+                 responses={**AUTH_ERRORS, 404: {"description": "no such campaign"},
+                            409: {"description": "no customer account uses your email, or "
+                                                 "it has no chat to send to"},
+                            422: {"description": "no product to recommend to you"}})
+async def test_send_campaign(campaign_id: int, staff: MarketingStaff) -> CampaignTestSendPublic:
+    """Send the campaign's message, marked "[Test] ", to yourself: to the customer account
+    whose email is yours, on its chat, through the same outbound queue as a real send. No
+    delivery is recorded (the report and the frequency cap do not see it), the campaign stays
+    as it is, and neither the cap nor consent holds it back; the audit log records it."""
+    def work(session) -> CampaignTestSendPublic:
+        sent = test_send.send_test(session, campaign_id=campaign_id, staff_id=staff.id,
+                                   staff_email=staff.email,
+                                   recommender=composing.recommendation_or_none)
+        return CampaignTestSendPublic(campaign_id=sent.campaign_id, channel=sent.channel,
+                              conversation_id=sent.conversation_id, message_id=sent.message_id,
+                              text=sent.text)
+    with http_errors():
+        return await store.run(work)
+
+
 @api_router.get("/{campaign_id}/report",
             responses={**AUTH_ERRORS, 404: {"description": "no such campaign"}})
 async def campaign_report(campaign_id: int, staff: MarketingStaff) -> dict[str, Any]:
@@ -219,7 +241,9 @@ async def campaign_report(campaign_id: int, staff: MarketingStaff) -> dict[str, 
 
 @page_router.get("/marketing")
 async def marketing_page(request: Request, staff: PageStaff):
-    return auth.render_page(request, "marketing.html", {"staff": staff})
+    return auth.render_page(request, "marketing.html",
+                            {"staff": staff, "rfm_tiers": segments.RFM_TIERS,
+                             "channels": segments.CHAT_CHANNELS})
 
 
 @page_router.get("/marketing/static/{name}")

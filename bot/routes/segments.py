@@ -11,6 +11,7 @@ from bot import store
 from bot.auth import no_store
 from bot.routes.deps import MarketingStaff
 from bot.routes.errors import http_errors
+from bot.schemas import SegmentValuesPublic
 from crm_store.services import segments
 
 router = APIRouter(prefix="/api/segments", tags=["segments"], dependencies=[Depends(no_store)])
@@ -45,6 +46,13 @@ def _public(session, segment) -> SegmentPublic:
 @router.get("", response_model=list[SegmentPublic], responses=AUTH_ERRORS)
 async def list_segments(staff: MarketingStaff) -> list[SegmentPublic]:
     return await store.run(lambda s: [_public(s, seg) for seg in segments.list_segments(s)])
+
+
+@router.get("/values", response_model=SegmentValuesPublic, responses=AUTH_ERRORS)
+async def known_values(staff: MarketingStaff) -> SegmentValuesPublic:
+    """The values rules can name that the store holds now (interests, categories, tags,
+    languages) and the fixed ones (RFM tiers, channels, interest sources), for the builder."""
+    return SegmentValuesPublic(**await store.run(segments.known_values))
 
 
 @router.post("", response_model=SegmentPublic, status_code=201,

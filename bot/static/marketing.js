@@ -1,6 +1,7 @@
-// The marketing console: segments with live audiences, campaigns (preview, create, send,
-// schedule; a draft is edited, taken off the schedule or deleted) and each campaign's report
-// as an SVG bar chart. Talks only to the JSON API. Dates are the shop's (bot/static/format.js):
+// The marketing console: segments built from rules shown in words (with the store's known
+// values offered) and live audiences, campaigns (preview, create, send, a test send to
+// yourself, schedule; a draft is edited, taken off the schedule or deleted) and each
+// campaign's report as an SVG bar chart. Talks only to the JSON API. Dates are the shop's (bot/static/format.js):
 // shown in its locale and time zone, and a schedule is entered in the shop's time.
 (function () {
   "use strict";
@@ -46,16 +47,133 @@
     return $(id).value.split(",").map(function (v) { return v.trim(); }).filter(Boolean);
   }
 
+  function ticked(name) {
+    return Array.prototype.map.call(
+      document.querySelectorAll('#segment-form input[name="' + name + '"]:checked'),
+      function (box) { return box.value; });
+  }
+
+  // The form's fields as segment rules (crm_store/services/segments.py SegmentRules).
   function rules() {
     var r = {};
-    [["interests", "seg-interests"], ["categories", "seg-categories"], ["rfm_tiers", "seg-tiers"],
-     ["channels", "seg-channels"], ["languages", "seg-languages"], ["tags", "seg-tags"]
+    [["interests", "seg-interests"], ["categories", "seg-categories"],
+     ["languages", "seg-languages"], ["tags", "seg-tags"]
     ].forEach(function (pair) { var v = list(pair[1]); if (v.length) r[pair[0]] = v; });
+    [["rfm_tiers", "seg-tier"], ["channels", "seg-channel"]
+    ].forEach(function (pair) { var v = ticked(pair[1]); if (v.length) r[pair[0]] = v; });
     [["min_orders", "seg-min-orders"], ["ordered_within_days", "seg-ordered-days"],
      ["active_within_days", "seg-active-days"]
     ].forEach(function (pair) { var v = $(pair[1]).value; if (v !== "") r[pair[0]] = Number(v); });
     return r;
   }
+
+  // --- rules in words ----------------------------------------------------------------------
+  // "a", "a or b", "a, b or c".
+  function either(values, word) {
+    values = [].concat(values).map(String);
+    if (values.length <= 1) return values.join("");
+    return values.slice(0, -1).join(", ") + " " + (word || "or") + " " + values[values.length - 1];
+  }
+  function plural(n, one, many) { return n + " " + (Number(n) === 1 ? one : many); }
+  function tierName(t) { return String(t).replace(/_/g, " "); }
+  function shown(value) {
+    if (Array.isArray(value)) return value.map(shown).join(", ");
+    if (value !== null && typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  // Each rule key: [as a phrase in a list, as a clause after "Customers who"].
+  var RULE_WORDS = {
+    interests: function (v) { return ["interested in " + either(v), "are interested in " + either(v)]; },
+    interest_sources: function (v) {
+      return ["interest source: " + [].concat(v).join(", "),
+              "have those interests from " + either(v) + " sources"];
+    },
+    categories: function (v) { return ["bought in " + either(v), "bought in " + either(v)]; },
+    rfm_tiers: function (v) {
+      var tiers = [].concat(v).map(tierName);
+      return ["RFM tier: " + tiers.join(", "), "are in the RFM tier " + either(tiers)];
+    },
+    min_orders: function (v) {
+      return ["at least " + plural(v, "order", "orders"), "have at least " + plural(v, "order", "orders")];
+    },
+    min_spent: function (v) {
+      var money = KefuFormat.money(v);
+      return ["spent at least " + money, "have spent at least " + money];
+    },
+    ordered_within_days: function (v) {
+      return ["ordered within " + plural(v, "day", "days"),
+              "ordered within the last " + plural(v, "day", "days")];
+    },
+    channels: function (v) { return ["reachable on " + either(v), "are reachable on " + either(v)]; },
+    languages: function (v) { return ["language: " + [].concat(v).join(", "), "speak " + either(v)]; },
+    tags: function (v) { return ["tagged " + either(v), "are tagged " + either(v)]; },
+    active_within_days: function (v) {
+      return ["active within " + plural(v, "day", "days"),
+              "were active within the last " + plural(v, "day", "days")];
+    }
+  };
+
+  // A segment's rules in words: "Interested in hiking · at least 2 orders" for the table, or
+  // (asSentence) "Customers who are interested in hiking and have at least 2 orders". A key
+  // this page does not know is shown as "key: value", so no rule is ever hidden.
+  function describeRules(r, asSentence) {
+    var parts = [];
+    Object.keys(r || {}).forEach(function (key) {
+      var value = r[key];
+      if (value === null || value === undefined || (Array.isArray(value) && !value.length)) return;
+      var words = Object.prototype.hasOwnProperty.call(RULE_WORDS, key) && RULE_WORDS[key](value);
+      if (words) parts.push(words[asSentence ? 1 : 0]);
+      else parts.push((asSentence ? "have " : "") + key + ": " + shown(value));
+    });
+    if (asSentence) {
+      return parts.length ? "Customers who " + either(parts, "and") : "Every customer (no rules yet)";
+    }
+    if (!parts.length) return "Everyone";
+    var text = parts.join(" · ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function showSentence() {
+    $("seg-sentence").textContent = describeRules(rules(), true);
+  }
+
+  // --- the values the store knows, offered while typing ------------------------------------
+  var known = {};
+
+  // A comma list's suggestions: what is typed so far, then each known value not yet in it
+  // (a datalist offers whole values, so each option carries the list typed before it).
+  function suggest(inputId, listId) {
+    var input = $(inputId), box = $(listId), values = known[listId] || [];
+    var typed = input.value, cut = typed.lastIndexOf(",");
+    var before = cut < 0 ? "" : typed.slice(0, cut + 1).trim() + " ";
+    var chosen = list(inputId).map(function (v) { return v.toLowerCase(); });
+    box.textContent = "";
+    values.forEach(function (v) {
+      if (cut >= 0 && chosen.indexOf(String(v).toLowerCase()) >= 0) return;
+      var option = document.createElement("option");
+      option.value = before + v;
+      box.appendChild(option);
+    });
+  }
+
+  var SUGGESTED = [["seg-interests", "seg-known-interests", "interests"],
+                   ["seg-categories", "seg-known-categories", "categories"],
+                   ["seg-languages", "seg-known-languages", "languages"],
+                   ["seg-tags", "seg-known-tags", "tags"]];
+
+  function loadKnownValues() {
+    return api("GET", "/api/segments/values").then(function (values) {
+      SUGGESTED.forEach(function (s) {
+        known[s[1]] = values[s[2]] || [];
+        suggest(s[0], s[1]);
+      });
+    });
+  }
+
+  SUGGESTED.forEach(function (s) {
+    $(s[0]).addEventListener("input", function () { suggest(s[0], s[1]); });
+  });
 
   function cell(row, text) {
     var td = document.createElement("td");
@@ -72,7 +190,7 @@
       segments.forEach(function (s) {
         var row = document.createElement("tr");
         cell(row, s.name);
-        cell(row, JSON.stringify(s.rules));
+        cell(row, describeRules(s.rules)).className = "rules";
         cell(row, String(s.audience));
         cell(row, String(s.members));
         body.appendChild(row);
@@ -125,6 +243,8 @@
           actions.appendChild(button("Delete", "delete", function () { deleteCampaign(c); }));
         }
         actions.appendChild(button("Report", "report", function () { showReport(c.id); }));
+        actions.appendChild(button("Send me a test", "test-send",
+                                   function (event) { testSend(c, event.currentTarget); }));
         body.appendChild(row);
       });
     });
@@ -139,6 +259,17 @@
       }
       return loadCampaigns();
     }).catch(function (e) { toast(e.message, true); });
+  }
+
+  // The message, marked "[Test] ", to the marketer's own customer account: no delivery, no
+  // report, the campaign unchanged (POST /api/campaigns/{id}/test-send).
+  function testSend(c, trigger) {
+    trigger.disabled = true;
+    api("POST", "/api/campaigns/" + c.id + "/test-send").then(function (r) {
+      toast("Test of " + c.name + " sent to your " + r.channel + " chat");
+    }).catch(function (e) { toast(e.message, true); }).then(function () {
+      trigger.disabled = false;
+    });
   }
 
   function unscheduleCampaign(c) {
@@ -247,6 +378,10 @@
     }).catch(function (e) { toast(e.message, true); });
   });
 
+  $("segment-form").addEventListener("input", showSentence);
+  $("segment-form").addEventListener("change", showSentence);
+  showSentence();
+
   $("segment-form").addEventListener("submit", function (event) {
     event.preventDefault();
     api("POST", "/api/segments", { name: $("seg-name").value, rules: rules() }).then(function (s) {
@@ -255,20 +390,26 @@
     }).catch(function (e) { toast(e.message, true); });
   });
 
-  // A preview may wait for the product index (recommendations): say so while it does.
+  // A preview may wait for the product index (recommendations): say so while it does, on the
+  // box and on the button, which takes no second click until the answer or an error comes.
   $("camp-preview").addEventListener("click", function () {
     var box = $("preview"), trigger = $("camp-preview");
+    var label = trigger.textContent;
     box.hidden = false;
     box.textContent = "Preparing preview…";
     box.classList.add("pending");
     box.setAttribute("aria-busy", "true");
     trigger.disabled = true;
+    trigger.classList.add("mk-busy");
+    trigger.textContent = "Previewing…";
     var segment = Number($("camp-segment").value) || null;
     var body = { message: $("camp-message").value, segment_id: segment };
     function done() {
       box.classList.remove("pending");
       box.removeAttribute("aria-busy");
       trigger.disabled = false;
+      trigger.classList.remove("mk-busy");
+      trigger.textContent = label;
     }
     api("POST", "/api/campaigns/preview", body).then(function (p) {
       done();
@@ -308,4 +449,5 @@
   $("camp-new").addEventListener("click", newCampaign);
 
   loadSegments().then(loadCampaigns).catch(function (e) { toast(e.message, true); });
+  loadKnownValues().catch(function (e) { toast("Known values: " + e.message, true); });
 })();

@@ -237,6 +237,30 @@ def reachable(session: Session, customer: Customer) -> Reach | None:
     return None
 
 
+def own_reach(session: Session, customer: Customer) -> Reach | None:
+    """Where a message the customer asked for themselves may reach them, consent or not (a
+    marketer's test send to their own customer account): where a campaign would reach them,
+    else their most recent conversation on a chat channel they proved is theirs (a verified
+    identity). None when there is neither."""
+    if customer.erased_at is not None:
+        return None
+    reach = reachable(session, customer)
+    if reach is not None:
+        return reach
+    pairs = {(c, e) for c, e in session.execute(
+        select(ChannelIdentity.channel, ChannelIdentity.external_id).where(
+            ChannelIdentity.customer_id == customer.id, ChannelIdentity.verified.is_(True),
+            ChannelIdentity.channel.in_(CHAT_CHANNELS)))}
+    if not pairs:
+        return None
+    stmt = (select(Conversation).where(Conversation.external_id.in_([e for _, e in pairs]))
+            .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc()))
+    for conversation in session.scalars(stmt):
+        if (conversation.channel, conversation.external_id) in pairs:
+            return Reach(conversation.channel, conversation.id)
+    return None
+
+
 def audience(session: Session, rules: SegmentRules | dict[str, Any], *,
              now: datetime | None = None) -> list[tuple[Customer, Reach]]:
     """Members who consented on a channel we can reach them on, with where."""
@@ -251,6 +275,39 @@ def audience(session: Session, rules: SegmentRules | dict[str, Any], *,
 def audience_count(session: Session, rules: SegmentRules | dict[str, Any], *,
                    now: datetime | None = None) -> int:
     return len(audience(session, rules, now=now))
+
+
+# --- what the rules can name --------------------------------------------------------------
+
+KNOWN_LIMIT = 500
+
+
+def known_values(session: Session) -> dict[str, list[str]]:
+    """The values a segment rule can name that the store holds now, for the rule builder:
+    interests and languages of customers not erased, categories of products on sale, tags on
+    customers; and the fixed RFM tiers, channels and interest sources. Sorted, at most
+    KNOWN_LIMIT of each."""
+    alive = Customer.erased_at.is_(None)
+    interests = session.scalars(
+        select(Interest.topic).join(Customer, Customer.id == Interest.customer_id).where(alive)
+        .distinct().order_by(Interest.topic).limit(KNOWN_LIMIT))
+    categories = session.scalars(
+        select(Product.category).where(Product.archived_at.is_(None), Product.category != "")
+        .distinct().order_by(Product.category).limit(KNOWN_LIMIT))
+    languages = session.scalars(
+        select(Customer.language).where(alive, Customer.language.is_not(None))
+        .distinct().order_by(Customer.language).limit(KNOWN_LIMIT))
+    # Tags are a JSON list: gathered here, the same on SQLite and PostgreSQL.
+    tags: dict[str, str] = {}
+    for row in session.scalars(select(Customer.tags).where(alive)):
+        for tag in row or []:
+            if isinstance(tag, str) and tag.strip():
+                tags.setdefault(tag.strip().casefold(), tag.strip())
+    return {"interests": list(interests), "categories": list(categories),
+            "tags": sorted(tags.values(), key=str.casefold)[:KNOWN_LIMIT],
+            "languages": [v for v in languages if v],
+            "rfm_tiers": list(RFM_TIERS), "channels": list(CHAT_CHANNELS),
+            "interest_sources": [s.value for s in InterestSource]}
 
 
 # --- RFM ----------------------------------------------------------------------------------
