@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import NamedTuple
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,6 +59,7 @@ from crm_store.services import (
     orders,
     tickets,
 )
+from kefu_config.policy import load_policy
 
 QUEUED = (HandoffStatus.REQUESTED, HandoffStatus.WAITING)
 STATES: dict[str, tuple[HandoffStatus, ...]] = {
@@ -129,7 +131,15 @@ def handoff_public(session: Session, handoff: Handoff, now: datetime | None = No
         claimed_by=_staff_ref(session, handoff.claimed_by_id), claimed_at=handoff.claimed_at,
         resolved_at=handoff.resolved_at,
         last_message=(last[:140] + "…") if last and len(last) > 140 else last,
+        reply_email=handoff.reply_email,
+        reply_mailto=reply_mailto(handoff.reply_email) if handoff.reply_email else None,
     )
+
+
+def reply_mailto(email: str) -> str:
+    """A mailto: link for the agent's answer by email, with the shop's subject line."""
+    subject = f"Your question to {load_policy().shop.name}"
+    return f"mailto:{quote(email, safe='@')}?subject={quote(subject, safe='')}"
 
 
 def message_public(message: Message) -> MessagePublic:

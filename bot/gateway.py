@@ -34,6 +34,7 @@ from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import utcnow
 from crm_store.services import link_codes
 from kefu_config import senders
+from kefu_config.handoff import reply_email_text
 
 logger = logging.getLogger(__name__)
 
@@ -178,10 +179,14 @@ class Gateway:
             # Rasa's answer marks the message handled with its replies (store.after_reply).
             return await self._ask_rasa(inbound, conversation, message,
                                         _rasa_text(inbound), forced_handoff=_forced(inbound))
-        # A gateway command, or a message for the person who has the conversation (the bot
-        # stays silent; staff saw it live, published above): finished here.
+        if replies is None:
+            # For the person who has the conversation (the bot stays silent; staff saw it
+            # live, published above) — and, while the team is offline, perhaps the address
+            # the customer wants the answer sent to.
+            replies = await self._reply_email(conversation, inbound.text)
+        # A gateway command, or a message for staff: finished here.
         await store.run(store.mark_handled(message.id), wait=store.OUTAGE_GRACE)
-        return replies or []
+        return replies
 
     async def _command(self, inbound: Inbound, conversation: ConversationRef,
                        verified: bool) -> list[ChatMessage] | None:
@@ -200,6 +205,22 @@ class Gateway:
         if command == "help":
             return [await self._reply(conversation, Content(HELP_TEXT), "system")]
         return None
+
+    async def _reply_email(self, conversation: ConversationRef,
+                           text: str) -> list[ChatMessage]:
+        """An email address typed while the handoff waits outside business hours: noted on
+        the handoff for staff (store.record_reply_email), and the customer hears it was, with
+        the address masked (the chat may be on a shared screen). Nothing otherwise."""
+        if "@" not in text:
+            return []  # no address: no unit of work for every message staff will answer
+        noted = await store.run(store.record_reply_email(conversation.id, text),
+                                wait=store.OUTAGE_GRACE)
+        if noted is None:
+            return []
+        handoff_id, email = noted
+        await self.bus.publish({"type": "handoff.updated", "conversation_id": conversation.id,
+                                "handoff_id": handoff_id})
+        return [await self._reply(conversation, Content(reply_email_text(email)), "system")]
 
     async def _ask_rasa(self, inbound: Inbound, conversation: ConversationRef,
                         message: ChatMessage, rasa_text: str,

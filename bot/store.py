@@ -49,8 +49,9 @@ from crm_store.services import (
     link_codes,
     unanswered,
 )
-from kefu_config import senders
+from kefu_config import clock, senders
 from kefu_config.handoff import next_steps_text
+from kefu_config.policy import load_policy
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +248,21 @@ def hand_over_unanswered(conversation_id: int, message_id: int, reason: str
         unanswered.mark_handled(session, message_id=message_id)
         conversation = conversations.get(session, conversation_id=conversation_id)
         return conversation_ref(conversation), handoff.id
+    return work
+
+
+def record_reply_email(conversation_id: int, text: str
+                       ) -> Callable[[Session], tuple[int, str] | None]:
+    """Outside business hours the customer was offered to leave an email address for the
+    answer (kefu_config.handoff.next_steps_text): one typed while their handoff waits is noted
+    on it for staff. (handoff id, the address noted), or None: the team is at work, the
+    handoff was taken, or there is no valid address in the message."""
+    def work(session: Session) -> tuple[int, str] | None:
+        if load_policy().is_open(clock.now()):
+            return None
+        handoff = handoffs.record_reply_email(session, conversation_id=conversation_id,
+                                              text=text)
+        return (handoff.id, handoff.reply_email) if handoff is not None else None
     return work
 
 

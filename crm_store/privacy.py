@@ -113,7 +113,7 @@ def export_customer(session: Session, *, email: str) -> dict[str, Any]:
                 "messages": [_columns(m, "created_at", "direction", "sender_kind", "text",
                                       "intent", "confidence") for m in c.messages],
                 "handoffs": [_columns(h, "status", "reason", "requested_at", "claimed_at",
-                                      "resolved_at")
+                                      "resolved_at", "reply_email")
                              for h in session.scalars(select(Handoff)
                                                       .where(Handoff.conversation_id == c.id)
                                                       .order_by(Handoff.id))],
@@ -177,7 +177,7 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
         session.execute(update(Ticket).where(Ticket.conversation_id.in_(conversation_ids))
                         .values(conversation_id=None))
         session.execute(update(Handoff).where(Handoff.conversation_id.in_(conversation_ids))
-                        .values(reason=None, resolution_note=None))
+                        .values(reason=None, resolution_note=None, reply_email=None))
         # Conversations identify the person by channel id: keep them (handoffs hang off them)
         # but blank the id.
         for conversation in session.scalars(
@@ -186,6 +186,10 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
             conversation.external_id = f"erased-{conversation.id}"
             # The score stays for CSAT figures; the words were the customer's own.
             conversation.satisfaction_comment = None
+    # The address may have been left in a chat not linked to the customer (an anonymous
+    # chat waiting for staff offline): it is theirs all the same.
+    session.execute(update(Handoff).where(Handoff.reply_email == customer.email)
+                    .values(reply_email=None))
     tickets_anonymised = session.execute(
         update(Ticket).where(Ticket.customer_id == cid)
         .values(subject=ERASED, description=ERASED, resolution=None,

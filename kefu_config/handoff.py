@@ -13,6 +13,10 @@ from datetime import datetime
 from kefu_config import clock
 from kefu_config.policy import load_policy
 
+# Offered only while the team is offline: the customer may not be in the chat when staff answer.
+# The gateway records an address typed while the handoff waits (crm_store.services.handoffs).
+EMAIL_OFFER = "If you'd like the answer by email as well, just type your email address here."
+
 
 def next_steps_text(position: int, now: datetime | None = None) -> str:
     """Their place in the queue while staff are at work; otherwise when staff are back."""
@@ -27,7 +31,21 @@ def next_steps_text(position: int, now: datetime | None = None) -> str:
     opens = policy.next_opening(now)
     return (f"Our team is offline right now; they're back {opens:%A at %H:%M} "
             f"({policy.shop.timezone}). Your conversation is in their queue and will be answered "
-            "then — you'll get the reply right here. You can keep writing; nothing is lost.")
+            "then — you'll get the reply right here. You can keep writing; nothing is lost. "
+            f"{EMAIL_OFFER}")
+
+
+def masked_email(email: str) -> str:
+    """An address as the chat may show it (a shared screen): the local part's first letter,
+    then ***: "jane.doe@example.com" -> "j***@example.com"."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else email
+
+
+def reply_email_text(email: str) -> str:
+    """What the customer is told when the address they typed is noted for the answer."""
+    return (f"Thanks — our team will send their answer to {masked_email(email)} as well as "
+            "here.")
 
 
 def staff_name(name: str | None) -> str | None:

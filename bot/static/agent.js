@@ -117,6 +117,12 @@
     if (handoff.claimed_by && handoff.status === "claimed") {
       li.appendChild(el("div", "line small", "with " + handoff.claimed_by.name));
     }
+    if (handoff.reply_email) {
+      var wants = replyEmail(handoff, "div", "line small reply-email");
+      // The link opens the mail program, not the conversation under it.
+      wants.querySelector("a").addEventListener("click", function (event) { event.stopPropagation(); });
+      li.appendChild(wants);
+    }
     if (handoff.last_message) li.appendChild(el("div", "preview", handoff.last_message));
     li.tabIndex = 0;
     li.addEventListener("click", function () { openConversation(handoff.conversation_id); });
@@ -124,6 +130,24 @@
       if (event.key === "Enter") openConversation(handoff.conversation_id);
     });
     return li;
+  }
+
+  // "Wants the answer by email: jane@example.com", the address a mailto: link (with the shop's
+  // subject line, made by the server) for the agent who answers to send it by email too.
+  function replyEmail(handoff, tag, className) {
+    var node = el(tag, className, "Wants the answer by email: ");
+    var link = el("a", null, handoff.reply_email);
+    var href = handoff.reply_mailto || "";
+    link.href = href.indexOf("mailto:") === 0 ? href : "mailto:" + encodeURIComponent(handoff.reply_email);
+    node.appendChild(link);
+    return node;
+  }
+
+  function renderReplyEmail() {
+    var box = $("cust-reply-email"), handoff = state.handoff;
+    clear(box);
+    box.hidden = !(handoff && handoff.reply_email);
+    if (!box.hidden) box.appendChild(replyEmail(handoff, "span", null));
   }
 
   function renderQueues() {
@@ -183,6 +207,7 @@
       if (handoff.reason) meta += " · " + handoff.reason;
     }
     $("conv-meta").textContent = meta;
+    renderReplyEmail();
     var waiting = !!handoff && handoff.status === "waiting";
     var mine = holdsIt();
     $("claim").hidden = !waiting;
@@ -560,6 +585,10 @@
           if (event.type === "handoff.requested") openConversation(current);
           else refreshHandoff();
         }
+        break;
+      case "handoff.updated":  // e.g. the customer left an email address for the answer
+        loadQueues();
+        if (event.conversation_id === current) refreshHandoff();
         break;
       case "conversation.mode":
         if (event.conversation_id === current && state.conversation) {

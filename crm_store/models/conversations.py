@@ -123,3 +123,8 @@ class Handoff(Base):
     claimed_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Outside business hours the customer may leave an email address while they wait
+    # (migration 0011): the agent who answers sends the answer there too. Normalised
+    # (crm_store.normalise); only the latest one given counts. Personal data: exported and
+    # blanked with the customer (crm_store.privacy).
+    reply_email: Mapped[str | None] = mapped_column(String(320))

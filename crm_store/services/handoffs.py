@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_store.errors import NotAllowed, NotFound
+from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import (
     Conversation,
     ConversationMode,
@@ -16,6 +16,7 @@ from crm_store.models import (
     TicketPriority,
     utcnow,
 )
+from crm_store.normalise import normalise_email
 from crm_store.services import audit, conversations, tickets
 
 # Most urgent last: a handoff's place in the queue (see urgency).
@@ -185,6 +186,53 @@ def transfer(session: Session, *, handoff_id: int, to_staff_id: int, actor_staff
                  action="handoff.transfer", entity="conversation",
                  entity_id=handoff.conversation_id,
                  details={"handoff_id": handoff.id, "from": previous, "to": to_staff_id})
+    return handoff
+
+
+# What may stand around an address in a sentence: "(jane@example.com)", "jane@example.com."
+_AROUND_ADDRESS = "\"'()<>[]{},;:!?."
+
+
+def email_in(text: str) -> str | None:
+    """The first email address in what a customer wrote ("my email is Jane@Example.com."),
+    normalised as the store keeps emails (crm_store.normalise); None when there is none or it
+    does not look valid ("jane@example", "jane@@example.com")."""
+    for word in (text or "").split():
+        word = word.strip(_AROUND_ADDRESS)
+        if word.lower().startswith("mailto:"):
+            word = word[len("mailto:"):]
+        if "@" not in word:
+            continue
+        try:
+            return normalise_email(word)
+        except InvalidInput:
+            continue
+    return None
+
+
+def record_reply_email(session: Session, *, conversation_id: int, text: str) -> Handoff | None:
+    """A customer waiting for a person wrote an email address: the answer goes there too.
+
+    Recorded on the conversation's handoff only while it waits in the queue and the
+    conversation is with staff (human mode); once an agent has taken it they talk directly,
+    and a message without a valid address changes nothing. A later address replaces an
+    earlier one. Returns the handoff it was recorded on, else None. Whether the team is at
+    work is the caller's to decide (the gateway records it only outside business hours)."""
+    email = email_in(text)
+    if email is None:
+        return None
+    handoff = active_for(session, conversation_id=conversation_id)
+    if handoff is None or handoff.status not in (HandoffStatus.REQUESTED, HandoffStatus.WAITING):
+        return None
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.mode != ConversationMode.HUMAN:
+        return None
+    handoff.reply_email = email
+    # The log says it happened, never the address.
+    actor = f"customer:{conversation.customer_id}" if conversation.customer_id else "customer"
+    audit.record(session, actor=actor, action="handoff.reply_email",
+                 entity="conversation", entity_id=conversation_id,
+                 details={"handoff_id": handoff.id})
     return handoff
 
 

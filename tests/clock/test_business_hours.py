@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from kefu_config import clock
-from kefu_config.handoff import next_steps_text
+from kefu_config.handoff import masked_email, next_steps_text, reply_email_text
 from kefu_config.policy import ShopPolicy, load_policy
 from tests.clock.moments import london
 
@@ -95,3 +95,22 @@ def test_a_handoff_outside_business_hours_says_when_the_team_is_back(moment, bac
     with clock.frozen(moment):
         text = next_steps_text(1)
     assert "offline right now" in text and back in text and "Europe/London" in text
+
+
+EMAIL_OFFER = "If you'd like the answer by email as well, just type your email address here."
+
+
+def test_only_an_offline_handoff_offers_the_answer_by_email():
+    with clock.frozen(london(2026, 12, 5, 15, 0)):  # Saturday afternoon: offline
+        offline = next_steps_text(1)
+    with clock.frozen(london(2026, 12, 1, 10, 0)):  # Tuesday morning: open
+        open_hours = [next_steps_text(1), next_steps_text(3)]
+    assert offline.endswith(EMAIL_OFFER) and "right here" in offline
+    assert all("email" not in text for text in open_hours)
+
+
+def test_the_address_noted_for_the_answer_is_masked_in_the_chat():
+    assert reply_email_text("jane.doe@example.com") == (
+        "Thanks — our team will send their answer to j***@example.com as well as here.")
+    assert masked_email("x@shop.example") == "x***@shop.example"
+    assert "jane" not in reply_email_text("jane@example.com")

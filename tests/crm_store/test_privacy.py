@@ -17,6 +17,7 @@ from crm_store.models import (
     Customer,
     DeliveryStatus,
     DialogueEvent,
+    Handoff,
     LinkCode,
     Message,
     OrderStatus,
@@ -50,7 +51,10 @@ def jane(store):
         message = conversations.append(session, channel="telegram", external_id="555",
                                        direction="inbound", sender_kind="customer",
                                        text="My boots leak, I live at 1 High St")
-        handoffs.request(session, conversation_id=message.conversation_id, reason="angry")
+        handoff = handoffs.request(session, conversation_id=message.conversation_id,
+                                   reason="angry")
+        # Left while waiting for the team outside business hours (bot/store.py).
+        handoff.reply_email = "jane.doe@work.example.com"
         session.add(LinkCode(code="K7Q2M9", customer_id=person.id, issued_channel="telegram",
                              issued_external_id="555", expires_at=utcnow() + timedelta(minutes=5)))
         conversation = conversations.get(session, conversation_id=message.conversation_id)
@@ -85,6 +89,7 @@ def test_export_holds_everything_about_the_customer(jane):
     [conversation] = data["conversations"]
     assert conversation["messages"][0]["text"] == "My boots leak, I live at 1 High St"
     assert conversation["handoffs"][0]["reason"] == "angry"
+    assert conversation["handoffs"][0]["reply_email"] == "jane.doe@work.example.com"
     assert conversation["satisfaction_comment"] == "Jane says: too slow"
     assert data["campaign_deliveries"][0]["campaign"] == "Trails"
 
@@ -108,6 +113,7 @@ def test_forget_erases_personal_data_and_keeps_anonymous_orders(jane):
         assert session.scalars(select(Message)).all() == []
         assert session.scalars(select(LinkCode)).all() == []
         assert session.scalars(select(DialogueEvent.sender_id)).all() == ["telegram:777"]
+        assert session.scalars(select(Handoff.reply_email)).all() == [None]
         ticket = session.scalar(select(Ticket))
         rated = session.scalar(select(Conversation))
         assert rated.satisfaction == 2 and rated.satisfaction_comment is None
@@ -128,3 +134,19 @@ def test_unknown_email_is_not_found(store):
     with session_scope() as session:
         with pytest.raises(NotFound):
             forget_customer(session, email="nobody@example.com")
+
+
+def test_forget_blanks_her_address_left_in_a_chat_not_linked_to_her(jane):
+    with session_scope() as session:
+        conversation = conversations.get_or_start(session, channel="rest",
+                                                  external_id="anonymous-jane")
+        waiting = handoffs.hand_over(session, conversation_id=conversation.id, reason=None)
+        waiting.reply_email = "jane@example.com"
+        other = conversations.get_or_start(session, channel="rest", external_id="someone")
+        handoffs.hand_over(session, conversation_id=other.id,
+                           reason=None).reply_email = "sam@example.com"
+    with session_scope() as session:
+        forget_customer(session, email="jane@example.com")
+    with session_scope() as session:
+        assert sorted(session.scalars(select(Handoff.reply_email)), key=str) == [
+            None, None, "sam@example.com"]
