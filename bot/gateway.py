@@ -153,6 +153,8 @@ class Gateway:
                 # A resend of a message stored earlier and never answered: answer the first copy.
                 logger.info("resent %s message %s answered", inbound.channel, message.id)
                 inbound = replace(inbound, text=message.content.text, rasa_text=stored.rasa_text)
+            elif stored.rasa_text:
+                inbound = replace(inbound, rasa_text=stored.rasa_text)  # a button's label typed
             if on_stored is not None:
                 await on_stored(conversation, message)
             await self._publish_message(conversation, message)

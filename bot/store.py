@@ -31,10 +31,12 @@ from tenacity import (
 )
 
 from bot.messages import Button, ChatMessage, Content
+from bot.typed_buttons import typed_button
 from crm_store import db
 from crm_store.models import (
     Conversation,
     ConversationMode,
+    Direction,
     Handoff,
     Message,
     SenderKind,
@@ -84,6 +86,8 @@ class StoredInbound:
     # A resend of a message stored earlier and never answered: `message` is that first copy,
     # to be answered now, with what Rasa was to be given (a button's payload) if not its text.
     resumed: bool = False
+    # What Rasa is to be given instead of the text: a button's payload (tapped, or its label
+    # typed: bot/typed_buttons.py).
     rasa_text: str | None = None
 
 
@@ -206,8 +210,33 @@ def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | 
             return StoredInbound(conversation, chat_message(first), stored.verified,
                                  resumed=True, rasa_text=_rasa_text(first))
         message = chat_message(stored.message) if stored.message is not None else None
-        return StoredInbound(conversation, message, stored.verified)
+        pressed = None
+        if message is not None and not (payload or {}).get("payload") and not conversation.human:
+            pressed = _typed_button(session, stored.message)
+        return StoredInbound(conversation, message, stored.verified, rasa_text=pressed)
     return work
+
+
+# The bot's last reply may be several messages; the buttons are usually in one of them.
+_LAST_REPLY = 4
+
+
+def _typed_button(session: Session, message: Message) -> str | None:
+    """The payload of the button in the bot's last reply whose label the customer typed
+    (bot/typed_buttons.py), kept on the message so a resend gets the same answer."""
+    before = [m for m in conversations.history(
+        session, conversation_id=message.conversation_id, limit=_LAST_REPLY + 1)
+        if m.id != message.id]
+    buttons: list[Button] = []
+    for earlier in reversed(before):
+        if earlier.direction == Direction.INBOUND:
+            break
+        buttons.extend(Content.from_stored(earlier.text, earlier.payload).buttons)
+    button = typed_button(message.text, buttons)
+    if button is None:
+        return None
+    message.payload = {**(message.payload or {}), "payload": button.payload}
+    return button.payload
 
 
 def _rasa_text(message: Message) -> str | None:
