@@ -7,6 +7,7 @@ solved). Angry or urgent complaints are offered a person straight away.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -29,10 +30,14 @@ from actions.verification import (
     checked_order_number,
     verify_and_link,
 )
+from crm_store.models import TicketCategory
 from crm_store.normalise import normalise_order_number
 from crm_store.services import complaints, conversations, orders
+from kefu_config.policy import load_policy
 
 NO_ORDER = "none"
+# What a payment ticket asks the team to do (the customer chose "open a payment ticket").
+PAYMENT_RESOLUTION = "Check the charge and refund what was taken wrongly"
 # A first message with this many words beyond asking to complain already describes the problem
 # ("my parcel came damaged and wet"); "I want to make a complaint" does not, and is never
 # taken as what happened (issue 20: it became the ticket's subject).
@@ -66,7 +71,8 @@ class ActionAcknowledgeComplaint(Action):
             dispatcher.utter_message(response="utter_complaint_sorry")
         events: list[dict[str, Any]] = [SlotSet("complaint_details", None),
                                         SlotSet("complaint_order", None),
-                                        SlotSet("complaint_resolution", None)]
+                                        SlotSet("complaint_resolution", None),
+                                        SlotSet("complaint_category", None)]
         if describes_a_problem(text):
             events.append(SlotSet("complaint_details", text))
         order_id = _order_named_in_complaint(tracker)
@@ -76,15 +82,56 @@ class ActionAcknowledgeComplaint(Action):
 
 
 def _order_named_in_complaint(tracker: Tracker) -> str | None:
+    return _order_named(latest_text(tracker), tracker.get_latest_entity_values("order_id"))
+
+
+def _order_named(text: str, entity_values: Iterable[Any]) -> str | None:
     """The order a complaint names, if any. In free text only a number said to be an order's
     counts ("order 90001", "#1001"): "I paid 150" is not an order number, whatever the NLU model
     tagged; a letter code it found (A1093) is taken as it always was."""
-    cued = order_number_in(latest_text(tracker), cue_required=True)
+    cued = order_number_in(text, cue_required=True)
     if cued:
         return cued
-    return next((value for value in tracker.get_latest_entity_values("order_id")
+    return next((value for value in entity_values
                  if any(ch.isalpha() for ch in str(value))
                  and any(ch.isdigit() for ch in str(value))), None)
+
+
+def _previous_customer_message(tracker: Tracker) -> dict[str, Any]:
+    """The customer's message before the latest one (its parse data), {} if none."""
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if seen_latest:
+            return event.get("parse_data") or {"text": event.get("text") or ""}
+        seen_latest = True
+    return {}
+
+
+class ActionStartPaymentTicket(Action):
+    """"Yes, open a payment ticket" after the payment answer: the complaint form, with what
+    the customer said about the payment as the problem and the payment category decided, so
+    it asks only which order (and, for an unverified chat, that order's email)."""
+
+    def name(self) -> str:
+        return "action_start_payment_ticket"
+
+    async def run(self, dispatcher, tracker, domain):
+        message = _previous_customer_message(tracker)
+        text = message.get("text") or ""
+        if text.lstrip().startswith("/"):
+            text = ""  # a button, not words
+        entities = [e.get("value") for e in message.get("entities") or []
+                    if e.get("entity") == "order_id"]
+        order_id = _order_named(text, entities)
+        return [
+            SlotSet("complaint_details", text.strip() or None),
+            SlotSet("complaint_order", normalise_order_number(str(order_id)) if order_id
+                    else None),
+            SlotSet("complaint_resolution", PAYMENT_RESOLUTION),
+            SlotSet("complaint_category", TicketCategory.PAYMENT.value),
+        ]
 
 
 class ValidateComplaintForm(StoppableForm, EmailSlotValidation, FormValidationAction):
@@ -179,6 +226,7 @@ class ActionOpenComplaint(Action):
         resolution = tracker.get_slot("complaint_resolution") or ""
         order_number = tracker.get_slot("complaint_order")
         customer_id = tracker.get_slot("customer_id")
+        category = _known_category(tracker)
         channel, external_id = sender_identity(tracker)
 
         def file(session):
@@ -191,21 +239,42 @@ class ActionOpenComplaint(Action):
                 if order is not None and order.customer_id == owner:
                     order_id = order.id
             ticket, result = complaints.file_complaint(
-                session, details=details, desired_resolution=resolution, customer_id=owner,
-                conversation_id=conversation.id, order_id=order_id, channel=channel)
-            return ticket.reference, ticket.sla_due_at, result
+                session, details=details, desired_resolution=resolution,
+                customer_id=owner, conversation_id=conversation.id, order_id=order_id,
+                channel=channel, category=category)
+            return ticket.reference, ticket.sla_due_at, result, order_id is not None
 
-        reference, due, result = await in_store(file)
-        dispatcher.utter_message(
-            text=(f"Thank you for telling us. I've opened complaint {reference} "
-                  f"({result.category.value.replace('_', ' ')}, {result.priority.value} priority). "
-                  f"A member of our team will review it and get back to you by "
-                  f"{due:%-d %b %H:%M} UTC at the latest, here in this chat. Once it's resolved "
-                  "I'll ask you how we did. You can ask me for its status any time."))
+        reference, due, result, with_order = await in_store(file)
+        if category == TicketCategory.PAYMENT:
+            dispatcher.utter_message(text=_payment_ticket_text(
+                reference, due, order_number if with_order else None))
+        else:
+            dispatcher.utter_message(
+                text=(f"Thank you for telling us. I've opened complaint {reference} "
+                      f"({result.category.value.replace('_', ' ')}, {result.priority.value} "
+                      f"priority). A member of our team will review it and get back to you by "
+                      f"{due:%-d %b %H:%M} UTC at the latest, here in this chat. Once it's "
+                      "resolved I'll ask you how we did. You can ask me for its status any time."))
         if result.needs_person_now:
             dispatcher.utter_message(
                 text="Since this is urgent, would you like to talk to someone right now?",
                 buttons=[{"title": "Talk to a person now", "payload": "/human_handoff"},
                          {"title": "No, that's fine", "payload": "/deny"}])
         return [SlotSet("complaint_details", None), SlotSet("complaint_resolution", None),
-                SlotSet("complaint_order", None), SlotSet("last_ticket", reference)]
+                SlotSet("complaint_order", None), SlotSet("complaint_category", None),
+                SlotSet("last_ticket", reference)]
+
+
+def _known_category(tracker: Tracker) -> TicketCategory | None:
+    value = tracker.get_slot("complaint_category")
+    return TicketCategory(value) if value in {c.value for c in TicketCategory} else None
+
+
+def _payment_ticket_text(reference: str, due, order_number: str | None) -> str:
+    about = f" for order {order_number}" if order_number else ""
+    text = (f"I've opened payment ticket {reference}{about}. Our team will check the charge "
+            f"and get back to you by {due:%-d %b %H:%M} UTC at the latest, here in this chat.")
+    days = load_policy().payment.duplicate_refund_days
+    if days:
+        text += f" If you were charged twice, we refund the duplicate within {days} working days."
+    return text

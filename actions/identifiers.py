@@ -15,6 +15,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.order_choice import recent_order_buttons
 from kefu_config.policy import load_policy
 
 # A bare ticket number, accepted while the conversation is about a ticket.
@@ -163,20 +164,43 @@ class ActionAskOrderId(_AskWithExample):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if tracker.get_slot("order_request") != "refund":
+        choices = await recent_order_buttons(tracker)
+        if tracker.get_slot("order_request") == "refund":
+            # "How long do refunds take?" is a policy question as often as one about an order:
+            # answer it from the policy first; "no" then leaves the form (rules/orders.yml).
+            which = ("pick it below or type its number." if choices else
+                     f"what's the order number? It looks like {order_example()}.")
+            dispatcher.utter_message(
+                text=f"{load_policy().returns.refund_time} To check the refund of one of your "
+                     f"orders, {which}",
+                buttons=choices + [{"title": "No, that answers it", "payload": "/deny"}])
+            return []
+        if not choices:
             return await super().run(dispatcher, tracker, domain)
-        # "How long do refunds take?" is a policy question as often as one about an order:
-        # answer it from the policy first; "no" then leaves the form (rules/orders.yml).
         dispatcher.utter_message(
-            text=(f"{load_policy().returns.refund_time} To check the refund of one of your "
-                  f"orders, what's the order number? It looks like {order_example()}."),
-            buttons=[{"title": "No, that answers it", "payload": "/deny"}])
+            text="Which order is it? Here are your latest ones — or type another order number.",
+            buttons=choices)
         return []
 
 
 class ActionAskComplaintOrder(_AskWithExample):
     action_name, response = "action_ask_complaint_order", "utter_ask_complaint_order"
     example = staticmethod(order_example)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        choices = await recent_order_buttons(tracker)
+        payment = tracker.get_slot("complaint_category") == "payment"
+        if not (choices or payment):
+            return await super().run(dispatcher, tracker, domain)
+        question = ("Which order was charged?" if payment
+                    else "Is this about a particular order?")
+        how = ("Pick it below, type its number, or say no if it isn't about an order." if choices
+               else f"Give me the order number (like {order_example()}), or say no if there's "
+                    "no order.")
+        dispatcher.utter_message(text=f"{question} {how}", buttons=choices + [
+            {"title": "No, it's not about an order", "payload": "/deny"}])
+        return []
 
 
 class ActionAskTicketId(_AskWithExample):

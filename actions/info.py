@@ -58,11 +58,24 @@ class ActionPaymentMethods(PolicyAnswer):
 
 
 class ActionPaymentIssue(PolicyAnswer):
+    """The shop's payment help, then the offer of a payment ticket: a charge taken twice or
+    wrongly needs the team to look at the money (rules/information.yml: yes starts the
+    complaint form as a payment ticket, actions/complaints.py)."""
+
     action_name = "action_payment_issue"
 
     def answer(self, tracker: Tracker) -> str:
         return (load_policy().payment.issue_help
-                + "\nIf it still doesn't work, ask for a person and we'll look into it with you.")
+                + "\nWere you charged twice or the wrong amount? I can open a payment ticket "
+                "so our team checks the charge. (If a payment still won't go through, ask for "
+                "a person.)")
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text=self.answer(tracker), buttons=[
+            {"title": "Yes, open a payment ticket", "payload": "/affirm"},
+            {"title": "No, thanks", "payload": "/deny"}])
+        return []
 
 
 class ActionContactInfo(PolicyAnswer):

@@ -15,17 +15,21 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.form_stop import StoppableForm, said_stopped, stopped
 from actions.identifiers import ticket_example, ticket_reference_from_message
 from actions.store import in_store, sender_identity
 from actions.texts import day
 from actions.verification import MAX_FAILURES, EmailSlotValidation
 from crm_store.normalise import normalise_ticket_reference
 from crm_store.services import identities, tickets
+from kefu_config.handoff import staff_name
 
 TICKET_REFERENCE = re.compile(r"^T-\d{1,10}$")
 
 
-class ValidateTicketStatusForm(EmailSlotValidation, FormValidationAction):
+class ValidateTicketStatusForm(StoppableForm, EmailSlotValidation, FormValidationAction):
+    own_slots = ("ticket_id",)
+
     def name(self) -> str:
         return "validate_ticket_status_form"
 
@@ -86,6 +90,9 @@ class ActionTicketStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if stopped(tracker):
+            return said_stopped(dispatcher, "I haven't looked anything up") + [
+                SlotSet("ticket_id", None)]
         customer_id = tracker.get_slot("customer_id")
         if not customer_id:
             if not tracker.get_slot("verification_blocked"):
@@ -120,7 +127,8 @@ def _describe(session, ticket) -> str:
         from crm_store.services import staff
 
         person = staff.get(session, user_id=ticket.assignee_id)
-        assignee = f"handled by {person.name or person.email.split('@')[0]}"
+        # Customers are told a display name or nothing, never anything made from an email.
+        assignee = f"handled by {staff_name(person.name) or 'a member of our team'}"
     text = (f"{ticket.reference} “{ticket.subject}”: {ticket.status.value}, {assignee}, "
             f"last updated {day(ticket.updated_at)}.")
     if ticket.resolution:

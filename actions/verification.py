@@ -67,10 +67,16 @@ class ValidateOrderVerificationForm(EmailSlotValidation, FormValidationAction):
         """The shop's own format, when the NLU model found no order number in the message."""
         found = order_number_from_message(
             tracker, asked=tracker.get_slot("requested_slot") == "order_id")
-        return {"order_id": found} if found else {}
+        if found:
+            return {"order_id": found}
+        if asks_about_another_order(tracker):
+            return {"order_id": None}  # asked again: which order? (the recent ones as buttons)
+        return {}
 
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if value is None:
+            return {"order_id": None}  # cleared to ask which order: not an answer
         return {"order_id": checked_order_number(value, dispatcher)}
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -115,6 +121,29 @@ class ValidateOrderVerificationForm(EmailSlotValidation, FormValidationAction):
         for slot in clear:
             tracker.slots[slot] = None
         return events
+
+
+def asks_about_another_order(tracker: Tracker) -> bool:
+    """A verified customer who asks the same thing again without naming an order ("and my
+    other orders?" after "where is A2001?") means another one, not the same again; a
+    different question ("cancel it") is about the order just discussed."""
+    if tracker.get_slot("requested_slot") or not tracker.get_slot("customer_id"):
+        return False
+    if not tracker.get_slot("order_id") or any(tracker.get_latest_entity_values("order_id")):
+        return False
+    request = tracker.get_slot("order_request")
+    return request is not None and _slot_before_latest_message(tracker, "order_request") == request
+
+
+def _slot_before_latest_message(tracker: Tracker, name: str) -> Any:
+    """The slot's value before the customer's latest message set anything."""
+    before_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            before_latest = True
+        elif before_latest and event.get("event") == "slot" and event.get("name") == name:
+            return event.get("value")
+    return None
 
 
 def verify_and_link(session, order_number: str, email: str, channel: str,

@@ -83,6 +83,8 @@ class Delivery(BaseModel):
 class Payment(BaseModel):
     methods: list[str]
     issue_help: str
+    # Working days to refund a charge taken twice: promised when a payment ticket is opened.
+    duplicate_refund_days: int | None = None
 
 
 class Returns(BaseModel):

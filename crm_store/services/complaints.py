@@ -8,7 +8,7 @@ high-value customers. The SLA hours come from the shop policy file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -141,12 +141,16 @@ def file_complaint(
     conversation_id: int | None = None,
     order_id: int | None = None,
     channel: str | None = None,
+    category: TicketCategory | None = None,
     now: datetime | None = None,
 ) -> tuple[Ticket, Triage]:
-    """Open the complaint ticket: category and priority from the text, SLA from the policy."""
+    """Open the complaint ticket: category (unless the conversation already knows it, as
+    for a payment problem) and priority from the text, SLA from the policy."""
     now = now or utcnow()
     result = triage(session, text=f"{details}\n{desired_resolution}", customer_id=customer_id,
                     now=now)
+    if category is not None:
+        result = replace(result, category=category)
     subject = " ".join(details.split())[:120] or "Complaint"
     description = details.strip()
     if desired_resolution.strip():

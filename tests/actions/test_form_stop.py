@@ -88,3 +88,12 @@ def test_only_a_first_message_that_says_what_happened_is_taken_as_the_details(fi
     from actions.complaints import describes_a_problem
 
     assert describes_a_problem(first) is describes
+
+
+def test_never_mind_at_the_ticket_reference_looks_nothing_up_and_says_so(shop, dispatcher):
+    from actions.tickets import ActionTicketStatus, ValidateTicketStatusForm
+
+    assert _left(_validate(ValidateTicketStatusForm(), "ticket_id", "never mind", "deny"))
+    asyncio.run(ActionTicketStatus().run(dispatcher, tracker(slots={"form_stopped": True}), {}))
+    assert dispatcher.messages[0]["text"].startswith("OK, I've stopped")
+    assert "find" not in dispatcher.messages[0]["text"]

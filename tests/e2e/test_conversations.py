@@ -122,6 +122,34 @@ def test_a_general_refund_question_gets_the_policy_and_no_ends_it(shop):
     assert "OK, I've stopped" in ana.says("no")
 
 
+def test_a_verified_customer_picks_another_order_from_a_list(shop):
+    """Issue 20: "what about my other orders?" got "didn't understand"."""
+    emma = Customer(shop, "e2e-other-orders")
+    emma.says("where is my order A1178?")
+    assert "A1178" in emma.says("emma.hughes@example.com")
+    listed = emma.say("what about my other orders?")
+    payloads = [b["payload"] for m in listed for b in m.get("buttons") or []]
+    assert '/inform{"order_id": "A1069"}' in payloads, listed
+    assert "Which order" in " ".join(m.get("text") or "" for m in listed)
+    picked = emma.says('/inform{"order_id": "A1069"}')  # the button
+    assert "A1069" in picked and "delivered" in picked
+
+
+def test_charged_twice_takes_the_order_and_opens_a_payment_ticket(shop):
+    """Issue 20: "I was charged twice" got the generic payment text."""
+    emma = Customer(shop, "e2e-charged-twice")
+    offer = emma.says("I was charged twice for my order")
+    assert "payment ticket" in offer, offer
+    assert "Which order was charged?" in emma.says("yes")
+    assert "email" in emma.says("A1178").lower()
+    opened = emma.says("emma.hughes@example.com")
+    assert "payment ticket T-" in opened and "order A1178" in opened, opened
+    assert "within 3 working days" in opened
+    reference = opened.split("payment ticket ")[1].split()[0]
+    [ticket] = [t for t in _tickets_of("e2e-charged-twice") if t.reference == reference]
+    assert ticket.category.value == "payment" and "charged twice" in ticket.subject
+
+
 def _tickets_of(sender: str) -> list:
     with session_scope() as session:
         person = customers.find_or_create_by_identity(session, channel="rest",
@@ -236,8 +264,8 @@ def test_subscribe_then_unsubscribe_asks_first_and_can_be_undone(shop):
         person = customers.find_or_create_by_identity(session, channel="rest",
                                                       external_id="e2e-consent")
         assert not person.marketing_opt_in and person.marketing_consent_at is not None
-    # "Undo" right after puts it back as it was.
-    assert "subscribed again" in guest.says("/undo")
+    # "Undo" right after puts it back as it was, typed as well as tapped (issue 20).
+    assert "subscribed again" in guest.says("undo")
     assert _opted_in("e2e-consent")
 
 
