@@ -36,7 +36,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_channels import action_validation
+
 logger = logging.getLogger(__name__)
+
+# Rasa loads this channel at start-up (credentials.yml), before the first action call.
+action_validation.install()
 
 # Calls to the action server that failed during the turn this task is handling.
 _failed_actions: ContextVar[Optional[List[str]]] = ContextVar("kefu_failed_actions",
