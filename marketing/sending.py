@@ -23,12 +23,13 @@ from marketing.triggered import send_triggered
 def audience_for(session: Session, campaign: Campaign, *,
                  now: datetime | None = None) -> list[tuple[Customer, Reach]]:
     """Consenting, reachable customers the campaign is for."""
-    rules = _segment_rules(session, campaign) or \
+    rules = segment_rules(session, campaign) or \
         SegmentRules(interests=[campaign.topic] if campaign.topic else [])
     return segments.audience(session, rules, now=now)
 
 
-def _segment_rules(session: Session, campaign: Campaign) -> SegmentRules | None:
+def segment_rules(session: Session, campaign: Campaign) -> SegmentRules | None:
+    """The rules of the campaign's segment; None for a campaign without one."""
     if campaign.segment_id is None:
         return None
     return segments.parse_rules(segments.get(session, segment_id=campaign.segment_id).rules)
@@ -62,7 +63,7 @@ def send(session: Session, *, campaign_id: int, now: datetime | None = None,
 def _recipients(session: Session, campaign: Campaign, recommender: Recommender,
                 now: datetime) -> Iterator[Recipient]:
     wants_product = needs_product(campaign.message)
-    topic = campaign_topic(campaign.topic, _segment_rules(session, campaign))
+    topic = campaign_topic(campaign.topic, segment_rules(session, campaign))
     for customer, reach in audience_for(session, campaign, now=now):
         product = (lambda customer_id=customer.id: recommender(session, customer_id, topic)) \
             if wants_product else None

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import Campaign, Product
 from crm_store.services import audit, customers, delivery, segments
+from marketing import sending
 from marketing.composing import (
     Recommender,
     campaign_topic,
@@ -97,6 +98,5 @@ def _product(session: Session, campaign: Campaign, customer_id: int,
             return None
         return {"sku": product.sku, "name": product.name, "price": str(product.price),
                 "reason": f"because it's new in {product.category}"}
-    rules = segments.parse_rules(segments.get(session, segment_id=campaign.segment_id).rules) \
-        if campaign.segment_id is not None else None
+    rules = sending.segment_rules(session, campaign)
     return recommender(session, customer_id, campaign_topic(campaign.topic, rules))
