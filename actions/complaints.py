@@ -22,6 +22,7 @@ from actions.identifiers import (
     latest_text,
     order_number_from_message,
     order_number_in,
+    typed,
 )
 from actions.store import in_store, sender_identity
 from actions.verification import (
@@ -119,9 +120,7 @@ class ActionStartPaymentTicket(Action):
 
     async def run(self, dispatcher, tracker, domain):
         message = _previous_customer_message(tracker)
-        text = message.get("text") or ""
-        if text.lstrip().startswith("/"):
-            text = ""  # a button, not words
+        text = typed(message.get("text"))
         entities = [e.get("value") for e in message.get("entities") or []
                     if e.get("entity") == "order_id"]
         order_id = _order_named(text, entities)

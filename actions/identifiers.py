@@ -31,10 +31,15 @@ ORDER_INTENTS = frozenset({"inform", "track_order", "cancel_order", "change_orde
                            "refund_status", "return_item", "payment_issue"})
 
 
+def typed(text: str | None) -> str:
+    """What the customer typed; '' for a button payload ('/affirm')."""
+    text = text or ""
+    return "" if text.lstrip().startswith("/") else text
+
+
 def latest_text(tracker: Tracker) -> str:
     """What the customer typed last; '' for a button payload ('/affirm')."""
-    text = (tracker.latest_message or {}).get("text") or ""
-    return "" if text.lstrip().startswith("/") else text
+    return typed((tracker.latest_message or {}).get("text"))
 
 
 def latest_intent(tracker: Tracker) -> str | None:
