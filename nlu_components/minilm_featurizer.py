@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List, Text, Type
+from typing import Any, Dict, List, Text, Tuple, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -31,6 +31,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu_components.minilm_encoder import Encoded, MiniLMEncoder
+from nlu_components.spelling import ORIGINAL, text_as_tokens_read
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +96,12 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         todo = [m for m in messages if m.get(attribute) and m.get(TOKENS_NAMES[attribute])]
         if not todo:
             return
-        encoded = self.encoder.encode([m.get(attribute) for m in todo], self.batch_size)
-        for message, enc in zip(todo, encoded):
-            sequence = self.token_features(message.get(TOKENS_NAMES[attribute]), enc)
+        # The text as the tokens now read it: a SpellingCorrector before this featurizer may
+        # have replaced a typo by the word it stands for, and the encoder should see that word.
+        read = [_as_read(m.get(attribute), m.get(TOKENS_NAMES[attribute])) for m in todo]
+        encoded = self.encoder.encode([text for text, _ in read], self.batch_size)
+        for message, enc, (_, spans) in zip(todo, encoded, read):
+            sequence = self.token_features(spans, enc)
             self.add_features_to_message(
                 sequence=sequence,
                 sentence=enc.sentence.reshape(1, -1).astype(np.float32),
@@ -105,17 +109,18 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
                 message=message,
             )
 
-    def token_features(self, tokens: List[Any], enc: Encoded) -> np.ndarray:
-        """One row per Rasa token: the mean of the wordpiece vectors within its characters.
+    def token_features(self, spans: List[Tuple[int, int]], enc: Encoded) -> np.ndarray:
+        """One row per Rasa token (its span in the encoded text): the mean of the wordpiece
+        vectors within its characters.
 
         A token with no wordpiece inside (e.g. past the 256-wordpiece limit) gets zeros,
         which DIET treats as "no dense information" for that position.
         """
-        features = np.zeros((len(tokens), self.encoder.dim), dtype=np.float32)
+        features = np.zeros((len(spans), self.encoder.dim), dtype=np.float32)
         starts = np.array([s for s, _ in enc.offsets], dtype=np.int64)
         ends = np.array([e for _, e in enc.offsets], dtype=np.int64)
-        for row, token in enumerate(tokens):
-            inside = (starts < token.end) & (ends > token.start)
+        for row, (start, end) in enumerate(spans):
+            inside = (starts < end) & (ends > start)
             if inside.any():
                 features[row] = enc.token_vectors[inside].mean(axis=0)
         return features
@@ -131,6 +136,12 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     ) -> GraphComponent:
         # Nothing is trained: the model is read from its package, not from the Rasa archive.
         return cls.create(config, model_storage, resource, execution_context)
+
+
+def _as_read(text: str, tokens: List[Any]) -> Tuple[str, List[Tuple[int, int]]]:
+    if any(token.get(ORIGINAL) for token in tokens):
+        return text_as_tokens_read(text, tokens)
+    return text, [(token.start, token.end) for token in tokens]
 
 
 __all__ = ["MiniLMFeaturizer"]
