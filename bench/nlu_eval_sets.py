@@ -122,9 +122,13 @@ def domain_intents(domain: Path = DOMAIN) -> set[str]:
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\}|\[[^\]]*\])")
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
 def normalise_text(text: str) -> str:
-    """Case- and whitespace-insensitive form used to compare evaluation and training texts."""
-    return " ".join(text.casefold().split())
+    """Case-, punctuation- and whitespace-insensitive form used to compare evaluation and
+    training texts: "Where is my order?" in a set and "where is my order" in training is a leak."""
+    return " ".join(_PUNCTUATION.sub(" ", text.casefold()).split())
 
 
 def _training_yaml_files(paths: Iterable[Path]) -> list[Path]:
@@ -177,7 +181,7 @@ def find_leaks(examples: Iterable[Example], paths: Iterable[Path] = TRAINING_FIL
     """One line per evaluation message whose text is also a training example and not in `allowed`
     (default: known_overlap.txt)."""
     texts = training_texts(paths)
-    allowed = known_overlap() if allowed is None else allowed
+    allowed = known_overlap() if allowed is None else {normalise_text(t) for t in allowed}
     return [f"{e.source}:{e.line}: {e.text!r} is in {texts[normalise_text(e.text)]}"
             for e in examples if normalise_text(e.text) in texts and normalise_text(e.text) not in allowed]
 

@@ -43,7 +43,7 @@ def test_known_overlap_lists_only_evaluation_texts():
     assert known_overlap() <= texts
 
 
-def test_a_copied_message_is_caught_whatever_its_case_spacing_or_markup(tmp_path):
+def test_a_copied_message_is_caught_whatever_its_case_spacing_punctuation_or_markup(tmp_path):
     training = tmp_path / "orders.yml"
     training.write_text(
         'version: "3.1"\nnlu:\n- intent: track_order\n  examples: |\n'
@@ -52,10 +52,13 @@ def test_a_copied_message_is_caught_whatever_its_case_spacing_or_markup(tmp_path
         "- regex: order_id\n  examples: |\n    - \\b[Aa]\\d{4,6}\\b\n"
     )
     copied = Example("where is  my ORDER A1077?", "track_order", "x.jsonl", 3)
+    # The same words with other punctuation are the same message ("Where is my order?").
+    repunctuated = Example("Where is my order A1077.", "track_order", "x.jsonl", 5)
     own = Example("where has my parcel got to", "track_order", "x.jsonl", 4)
-    assert set(training_texts([tmp_path])) == {"where is my order a1077?", "status of t-1042 please"}
-    assert find_leaks([copied, own], [tmp_path], allowed=set()) == [
-        f"x.jsonl:3: 'where is  my ORDER A1077?' is in {training}"]
+    assert set(training_texts([tmp_path])) == {"where is my order a1077", "status of t 1042 please"}
+    assert find_leaks([copied, own, repunctuated], [tmp_path], allowed=set()) == [
+        f"x.jsonl:3: 'where is  my ORDER A1077?' is in {training}",
+        f"x.jsonl:5: 'Where is my order A1077.' is in {training}"]
     assert find_leaks([copied, own], [tmp_path], allowed={"where is my order a1077?"}) == []
 
 
