@@ -122,3 +122,41 @@ def test_a_rating_answer_carries_the_number(parse):
     parsed = parse("I'd rate you a 4")
     assert _top_intent(parsed) == "rate"
     assert _entities(parsed).get("rating") == "4"
+
+
+# Issue 14: messages a new shop's customers typed that the model used to miss (the issue quotes
+# them). Each must reach its intent with enough confidence to be answered, not "please rephrase";
+# off-topic ones must not be answered as shop questions.
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("purchase A1179 current status", "track_order"),
+        ("can you help me to see the options for shipment?", "delivery_options"),
+        ("I don't know what to do to lodge a customer claim", "complaint"),
+        ("do you have a way to submti a comment for a product?", "feedback"),
+        ("need help to see if there are any news on my rebate", "refund_status"),
+        ("what's the status of my complaint?", "ticket_status"),
+        ("what's the status of ticket T-1026?", "ticket_status"),
+        ("hey what's up", "greet"),
+        ("could you be a real person", "bot_challenge"),
+        ("that is correct", "affirm"),
+        ("can we please", "affirm"),
+        ("where is my order 90001?", "track_order"),
+    ],
+)
+def test_quoted_customer_messages_are_understood(parse, text, intent):
+    parsed = parse(text)
+    assert parsed["intent"]["name"] == intent, parsed["intent_ranking"][:3]
+
+
+@pytest.mark.parametrize("text", ["where can i get the flu shot",
+                                  "how long is the bank open until"])
+def test_off_topic_messages_are_not_taken_for_shop_questions(parse, text):
+    parsed = parse(text)
+    assert parsed["intent"]["name"] in ("out_of_scope", "nlu_fallback"), parsed["intent_ranking"][:3]
+
+
+def test_a_typo_is_read_as_the_word_it_stands_for(parse):
+    """The spelling component (nlu_components/spelling.py) in the trained pipeline."""
+    parsed = parse("i want a refnd for my shippment")
+    assert _top_intent(parsed) in ("refund_status", "return_item"), parsed["intent_ranking"][:3]
