@@ -19,10 +19,10 @@ from rasa_sdk.types import DomainDict
 from actions.form_stop import StoppableForm, said_stopped, stopped
 from actions.identifiers import (
     latest_intent,
-    latest_text,
     order_number_from_message,
     order_number_in,
     typed,
+    words_of_latest_request,
 )
 from actions.store import in_store, sender_identity
 from actions.verification import (
@@ -60,7 +60,7 @@ class ActionAcknowledgeComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        text = tracker.latest_message.get("text") or ""
+        text = words_of_latest_request(tracker)
         angry, urgent = complaints.tone(text)
         if angry or urgent:
             dispatcher.utter_message(
@@ -83,7 +83,7 @@ class ActionAcknowledgeComplaint(Action):
 
 
 def _order_named_in_complaint(tracker: Tracker) -> str | None:
-    return _order_named(latest_text(tracker), tracker.get_latest_entity_values("order_id"))
+    return _order_named(words_of_latest_request(tracker), tracker.get_latest_entity_values("order_id"))
 
 
 def _order_named(text: str, entity_values: Iterable[Any]) -> str | None:

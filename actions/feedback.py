@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.identifiers import words_of_latest_request
 from actions.store import in_store, sender_identity
 from crm_store.models import TicketCategory, TicketKind, TicketPriority
 from crm_store.services import conversations, tickets
@@ -18,7 +19,7 @@ class ActionStoreFeedback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        text = (tracker.latest_message.get("text") or "").strip()
+        text = words_of_latest_request(tracker).strip()  # never a button's "/feedback"
         channel, external_id = sender_identity(tracker)
         customer_id = tracker.get_slot("customer_id")
 

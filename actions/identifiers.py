@@ -15,6 +15,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.fallback import ACTION_NAME as FALLBACK_ACTION
 from actions.order_choice import recent_order_buttons
 from kefu_config.policy import load_policy
 
@@ -40,6 +41,25 @@ def typed(text: str | None) -> str:
 def latest_text(tracker: Tracker) -> str:
     """What the customer typed last; '' for a button payload ('/affirm')."""
     return typed((tracker.latest_message or {}).get("text"))
+
+
+def words_of_latest_request(tracker: Tracker) -> str:
+    """What the customer typed last; for a tap on a "Did you mean…?" button, the words of the
+    unclear message it answers. The button carries that message's intent and entities, not its
+    words, which a search, a complaint's details or feedback still need."""
+    text = latest_text(tracker)
+    if text or not ((tracker.latest_message or {}).get("text") or "").strip():
+        return text
+    turns: list[tuple[str, str | None]] = []  # per customer message: its text, the first answer
+    for event in tracker.events:
+        if event.get("event") == "user":
+            turns.append((event.get("text") or "", None))
+        elif event.get("event") == "action" and turns and turns[-1][1] is None:
+            if event.get("name") != "action_listen":
+                turns[-1] = (turns[-1][0], event.get("name"))
+    if len(turns) >= 2 and turns[-2][1] == FALLBACK_ACTION:
+        return typed(turns[-2][0])
+    return ""
 
 
 def latest_intent(tracker: Tracker) -> str | None:

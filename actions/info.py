@@ -11,6 +11,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.identifiers import words_of_latest_request
 from actions.texts import money
 from kefu_config.policy import load_policy
 
@@ -102,7 +103,7 @@ class ActionAccountHelp(PolicyAnswer):
 
     def answer(self, tracker: Tracker) -> str:
         topics = load_policy().account.topics
-        text = (tracker.latest_message.get("text") or "").lower()
+        text = words_of_latest_request(tracker).lower()
         for topic, words in self.KEYWORDS.items():
             if topic in topics and any(word in text for word in words):
                 return topics[topic]

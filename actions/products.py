@@ -3,7 +3,9 @@
 Only facts from the catalog are shown (name, price, stock, the customer-relevant sentence of
 the description). When nothing matches well enough, the assistant says so instead of guessing.
 Every product question also teaches the customer record a little: the topics mentioned become
-inferred interests.
+inferred interests. The product last shown on its own is remembered (`last_product`), so "is it
+in stock?" or "does it come in blue?" is answered about it from its catalog entry, and a card's
+"Tell me more" button (`/product_question{"product_sku": ...}`) answers about that product.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.identifiers import words_of_latest_request
+from actions.product_followup import Asked, asked_about, is_about_shown, mentions
 from actions.store import in_store, sender_identity
+from actions.texts import money
 from crm_store.models import InterestSource
 from crm_store.normalise import normalise_topic
 from crm_store.services import customers, interests, products
@@ -33,6 +38,9 @@ MIN_ANSWER_SCORE = 0.45
 MIN_DENSE_SIMILARITY = 0.35
 SHOW = 3
 INFERRED_WEIGHT = 0.3
+# Fewer than this in stock is said as "only N left".
+FEW_LEFT = 5
+LAST_PRODUCT = "last_product"
 
 _BUDGET = re.compile(
     r"(?:under|below|less than|up to|max(?:imum)?|no more than|within|budget(?: of| is)?)\s*"
@@ -57,7 +65,7 @@ def relevant_sentence(description: str, query: str) -> str:
 def stock_text(stock: int) -> str:
     if stock <= 0:
         return "currently out of stock"
-    if stock < 5:
+    if stock < FEW_LEFT:
         return f"only {stock} left in stock"
     return "in stock"
 
@@ -114,7 +122,14 @@ class ActionProductQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        query = tracker.latest_message.get("text") or ""
+        sku = _entity(tracker, "product_sku")
+        if sku:  # a card's "Tell me more": that product, whatever the search would find
+            return await _answer_about_sku(dispatcher, sku)
+        query = words_of_latest_request(tracker)
+        if not query.strip():  # a bare "/product_question" tap: nothing to search for yet
+            dispatcher.utter_message(response="utter_ask_product")
+            return []
+        shown = await _product(tracker.get_slot(LAST_PRODUCT))
         category = _entity(tracker, "category")
         filters = SearchFilters(category=await _known_category(category),
                                 max_price=budget_from(query))
@@ -122,6 +137,10 @@ class ActionProductQuestion(Action):
             hits = await _search(query, k=SHOW * 3, filters=filters)
         except Exception:  # an index being rebuilt must not leave the customer without a reply
             logger.exception("product search failed")
+            if shown is not None and is_about_shown(query, shown_name=shown.name,
+                                                    named=_entity(tracker, "product"),
+                                                    best_match_name=None):
+                return _answer_about(dispatcher, shown, query)  # its entry is in the store
             dispatcher.utter_message(response="utter_products_unavailable")
             return []
         entity_topics = [str(t) for t in tracker.get_latest_entity_values("topic")]
@@ -129,9 +148,13 @@ class ActionProductQuestion(Action):
         await in_store(lambda s: _record_inferred_interests(s, channel, external_id, query,
                                                             entity_topics))
         good = [hit for hit in hits if is_good_answer(hit)]
+        if shown is not None and is_about_shown(
+                query, shown_name=shown.name, named=_entity(tracker, "product"),
+                best_match_name=good[0].item.name if good else None):
+            return _answer_about(dispatcher, shown, query)
         if not good:
             dispatcher.utter_message(response="utter_no_product_match")
-            return [SlotSet("shown_products", [])]
+            return [SlotSet("shown_products", []), SlotSet(LAST_PRODUCT, None)]
         best = good[0]
         item = best.item
         sentence = relevant_sentence(item.description, query)
@@ -146,7 +169,75 @@ class ActionProductQuestion(Action):
                 text="Would you like to see similar products?",
                 buttons=[{"title": "Show more", "payload": "/affirm"},
                          {"title": "No, thanks", "payload": "/deny"}])
-        return [SlotSet("shown_products", more)]
+        return [SlotSet("shown_products", more), SlotSet(LAST_PRODUCT, item.sku)]
+
+
+async def _product(sku: Any):
+    """The catalog entry for `sku`; None once it has left the catalog (archived)."""
+    if not sku:
+        return None
+    item = await in_store(lambda s: products.get_by_sku(s, sku=str(sku)))
+    return item if item is not None and item.archived_at is None else None
+
+
+async def _answer_about_sku(dispatcher: CollectingDispatcher, sku: str) -> list[dict[str, Any]]:
+    item = await _product(sku)
+    if item is None:  # a card from before the product left the catalog
+        dispatcher.utter_message(response="utter_no_product_match")
+        return [SlotSet(LAST_PRODUCT, None)]
+    return _answer_about(dispatcher, item, "")
+
+
+def _answer_about(dispatcher: CollectingDispatcher, item, question: str) -> list[dict[str, Any]]:
+    """What the question asks about this one product, from its catalog entry only: its price,
+    its stock, and whether the words asked about (a colour, a material, a feature) are in its
+    name or description; a question that asks nothing in particular gets its card."""
+    asked = asked_about(question, item.name)
+    if not asked.anything():
+        detail = f"{stock_text(item.stock).capitalize()}. {item.description or ''}".strip()
+        dispatcher.utter_message(
+            text=f"Here's more about {item.name}:",
+            json_message={"type": "products", "products": [product_card(item, detail=detail)]})
+        return [SlotSet(LAST_PRODUCT, item.sku)]
+    if asked.price:
+        dispatcher.utter_message(response="utter_product_price", product=item.name,
+                                 price=money(item.price))
+    if asked.stock:
+        _say_stock(dispatcher, item)
+    _say_features(dispatcher, item, asked)
+    return [SlotSet(LAST_PRODUCT, item.sku)]
+
+
+def _say_stock(dispatcher: CollectingDispatcher, item) -> None:
+    if item.stock <= 0:
+        dispatcher.utter_message(response="utter_product_out_of_stock", product=item.name)
+    elif item.stock < FEW_LEFT:
+        dispatcher.utter_message(response="utter_product_few_left", product=item.name,
+                                 count=item.stock)
+    else:
+        dispatcher.utter_message(response="utter_product_in_stock", product=item.name)
+
+
+def _say_features(dispatcher: CollectingDispatcher, item, asked: Asked) -> None:
+    """Only what its entry says: a word it does not mention is said to be not mentioned,
+    never guessed from similar products."""
+    entry = f"{item.name}. {item.description or ''}"
+    found = [word for word in asked.features if mentions(word, entry)]
+    missing = [word for word in asked.features if word not in found]
+    if found:
+        dispatcher.utter_message(response="utter_product_mentions", product=item.name,
+                                 sentence=_evidence(item, found[0]))
+    if missing:
+        dispatcher.utter_message(response="utter_product_not_mentioned", product=item.name,
+                                 attribute=" or ".join(missing))
+
+
+def _evidence(item, word: str) -> str:
+    """The description's sentence that names `word`; the name when only the name does."""
+    for sentence in re.split(r"(?<=[.!?])\s+", item.description or ""):
+        if mentions(word, sentence):
+            return sentence.strip()
+    return item.name
 
 
 class ActionShowMoreProducts(Action):
@@ -162,7 +253,8 @@ class ActionShowMoreProducts(Action):
         cards = [product_card(found[sku]) for sku in skus if sku in found]
         dispatcher.utter_message(text="Here are some more:",
                                  json_message={"type": "products", "products": cards})
-        return [SlotSet("shown_products", [])]
+        # Several products on screen: "is it in stock?" no longer means the one shown before.
+        return [SlotSet("shown_products", []), SlotSet(LAST_PRODUCT, None)]
 
 
 class ActionRecommendProducts(Action):
@@ -170,7 +262,7 @@ class ActionRecommendProducts(Action):
         return "action_recommend_products"
 
     async def run(self, dispatcher, tracker, domain):
-        text = tracker.latest_message.get("text") or ""
+        text = words_of_latest_request(tracker)  # "" for a button: no occasion to match
         slot = tracker.get_slot("customer_id")
         channel, external_id = sender_identity(tracker)
         customer_id = await in_store(lambda s: _customer_id(s, slot, channel, external_id))
@@ -193,7 +285,8 @@ class ActionRecommendProducts(Action):
             text="Here's what I'd suggest:",
             json_message={"type": "products",
                           "products": [product_card(r.item, r.reason) for r in recs]})
-        return []
+        # "Is it in stock?" means a product only when one was shown.
+        return [SlotSet(LAST_PRODUCT, recs[0].item.sku if len(recs) == 1 else None)]
 
 
 def _customer_id(session, slot: Any, channel: str, external_id: str) -> int:

@@ -11,9 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.store import in_store, sender_identity
 from crm_store.services import identities
 
-# Slots that belong to a single request; a new session starts without them.
+# Slots that belong to a single request; a new session starts without them ("is it in
+# stock?" an hour later does not mean the product shown then).
 TRANSIENT = {"pending_cancel", "change_details", "return_reason", "requested_slot",
-             "order_request"}
+             "order_request", "last_product"}
 
 
 class ActionSessionStart(Action):

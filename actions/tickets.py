@@ -1,6 +1,7 @@
 """Ticket status for the customer who owns the ticket — a reference alone is not enough.
 
-A verified chat sees its own tickets. An unverified chat proves ownership with the ticket
+A verified chat sees its own tickets: the one it names, or for "my complaint" the latest one,
+with how many others are still open. An unverified chat proves ownership with the ticket
 reference and the email of the customer who opened it (like order number + email).
 """
 
@@ -23,8 +24,24 @@ from actions.verification import MAX_FAILURES, EmailSlotValidation
 from crm_store.normalise import normalise_ticket_reference
 from crm_store.services import identities, tickets
 from kefu_config.handoff import staff_name
+from kefu_config.policy import load_policy
 
-TICKET_REFERENCE = re.compile(r"^T-\d{1,10}$")
+# A reply that is nothing but a number ("5532", "#5532"): a ticket's number where the shop
+# allows bare numbers (policy `identifiers.ticket_reference.bare_numbers`).
+_BARE_NUMBER = re.compile(r"#?\s?\d{1,10}")
+
+
+def checked_ticket_reference(value: Any) -> str | None:
+    """The stored spelling of a reference written in the shop's ticket format, else None.
+    Whether the ticket exists (and is the customer's) is the store's answer, not the format's."""
+    typed = str(value or "").strip()
+    reference = normalise_ticket_reference(typed)
+    shop_format = load_policy().identifiers.ticket_reference
+    if shop_format.matches(typed) or shop_format.matches(reference):
+        return reference
+    if shop_format.bare_numbers and _BARE_NUMBER.fullmatch(typed):
+        return reference
+    return None
 
 
 class ValidateTicketStatusForm(StoppableForm, EmailSlotValidation, FormValidationAction):
@@ -45,8 +62,8 @@ class ValidateTicketStatusForm(StoppableForm, EmailSlotValidation, FormValidatio
         return {"ticket_id": found} if found else {}
 
     def validate_ticket_id(self, value: Any, dispatcher, tracker, domain):
-        reference = normalise_ticket_reference(str(value or ""))
-        if not TICKET_REFERENCE.match(reference):
+        reference = checked_ticket_reference(value)
+        if reference is None:
             dispatcher.utter_message(response="utter_ticket_id_format", example=ticket_example())
             return {"ticket_id": None}
         return {"ticket_id": reference}
@@ -115,10 +132,30 @@ def _ticket_lines(session, customer_id: int, wanted: str | None) -> list[str]:
     if wanted:
         ticket = tickets.status_for(session, reference=normalise_ticket_reference(str(wanted)),
                                     customer_id=customer_id)
-        found = [ticket] if ticket else []
-    else:
-        found = tickets.for_customer(session, customer_id=customer_id)[:5]
-    return [_describe(session, t) for t in found]
+        return [_describe(session, ticket)] if ticket else []
+    # "My complaint" means the one they are waiting on: the latest, not a list of everything.
+    mine = tickets.for_customer(session, customer_id=customer_id)
+    if not mine:
+        return []
+    latest = latest_ticket(mine)
+    others = [t for t in mine if t is not latest and t.status in tickets.ACTIVE]
+    first = _describe(session, latest)
+    if len(mine) > 1:
+        first = f"Your latest request is {first}"
+    return [first] + ([_others_open(others)] if others else [])
+
+
+def latest_ticket(found: list) -> Any:
+    """The ticket with the latest news: most recently updated, else most recently opened."""
+    return max(found, key=lambda t: (t.updated_at or t.created_at, t.created_at, t.id))
+
+
+def _others_open(others: list) -> str:
+    references = ", ".join(t.reference for t in others[:3])
+    more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+    what = "another open request" if len(others) == 1 else f"{len(others)} other open requests"
+    return (f"You also have {what} ({references}{more}). Ask me about one by its reference "
+            "for its status.")
 
 
 def _describe(session, ticket) -> str:

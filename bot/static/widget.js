@@ -332,7 +332,12 @@
       if (p.reason) card.appendChild(el("div", "kefu-product-reason", p.reason));
       var ask = el("button", "kefu-button kefu-product-ask", "Tell me more");
       ask.type = "button";
-      ask.addEventListener("click", function () { submit("Tell me more about " + p.name); });
+      // The dialogue gets the product's sku, not words the NLU must recognise: it answers
+      // about exactly this product (actions/products.py).
+      ask.addEventListener("click", function () {
+        submit("Tell me more about " + p.name,
+               "/product_question" + JSON.stringify({ product_sku: String(p.sku) }));
+      });
       card.appendChild(ask);
       box.appendChild(card);
     });
