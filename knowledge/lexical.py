@@ -106,6 +106,11 @@ class LexicalIndex:
                 scores[docs] += weights
         return scores
 
+    def knows(self, word: str) -> bool:
+        """Whether every term `word` folds to ("jackets" -> "jacket") is in some document."""
+        terms = tokenize(word)
+        return bool(terms) and all(term in self._postings for term in terms)
+
     def matched_words(self, query: str, doc: int) -> list[str]:
         """The words of `query`, as typed (lower-cased), that document `doc` contains: what a
         product has in common with a request, to say why it fits."""

@@ -7,10 +7,16 @@ alone and against a normalised score mix.
 
 An exact SKU or an exact product name in the query always comes first: a customer who types
 the name of the thing wants that thing, not its nearest neighbours.
+
+Misspelled words are corrected against the catalogue's own vocabulary first
+(knowledge/spelling.py), and the corrected query feeds every part: BM25, the embedding and the
+exact-name rule. Only words the catalogue does not have are ever changed, so SKUs, numbers,
+brand and product names the shop sells reach search exactly as typed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +28,9 @@ from knowledge.catalog import CatalogItem
 from knowledge.embedder import Embedder
 from knowledge.index_store import ProductIndex
 from knowledge.lexical import LexicalIndex
+from knowledge.spelling import Speller
+
+logger = logging.getLogger(__name__)
 
 Method = Literal["hybrid", "rrf", "dense", "lexical"]
 METHODS: tuple[Method, ...] = ("hybrid", "rrf", "dense", "lexical")
@@ -103,6 +112,8 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.lexical = LexicalIndex([item.lexical_text() for item in index.items])
+        # Not the SKU: its letters ("HIK" of HIK-004) are codes, not words a typo was meant as.
+        self.speller = Speller((item.embedding_text() for item in index.items), is_word=self._is_word)
         self._sku_position = {item.sku.casefold(): p for p, item in enumerate(index.items)}
         self._names: dict[str, list[int]] = {}
         for p, item in enumerate(index.items):
@@ -116,6 +127,16 @@ class Searcher:
     @property
     def categories(self) -> list[str]:
         return self._categories
+
+    def _is_word(self, word: str) -> bool:
+        # Not a typo although the speller's vocabulary lacks it: a form BM25 folds onto a
+        # catalogue word ("jackets"), or a word the model knows whole ("wear", "plane"), which
+        # the customer meant as written even if the shop does not use it.
+        return self.lexical.knows(word) or self.embedder.is_whole_word(word)
+
+    def corrected(self, query: str) -> str:
+        """`query` with its misspelled words corrected (itself when none were)."""
+        return self.speller.correct(query)
 
     def allowed_positions(self, filters: SearchFilters | None) -> np.ndarray | None:
         """Positions that pass the filters (None: no filter), computed on arrays, not items."""
@@ -157,12 +178,19 @@ class Searcher:
         k: int = 5,
         filters: SearchFilters | None = None,
         method: Method = DEFAULT_METHOD,
+        spelling: bool = True,
     ) -> list[SearchHit]:
+        """The `k` best products for `query`; `spelling=False` searches the words as typed."""
         query = query.strip()
         if not query or k <= 0 or not len(self.index):
             return []
         if method not in METHODS:
             raise ValueError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
+        if spelling:
+            corrected = self.corrected(query)
+            if corrected != query:
+                logger.debug("search %r as %r", query, corrected)
+                query = corrected
         allowed = self.allowed_positions(filters)
         if allowed is not None and not len(allowed):
             return []

@@ -167,8 +167,9 @@ class KnowledgeService:
         k: int = 5,
         filters: SearchFilters | None = None,
         method: Method = DEFAULT_METHOD,
+        spelling: bool = True,
     ) -> list[SearchHit]:
-        return self.searcher().search(query, k=k, filters=filters, method=method)
+        return self.searcher().search(query, k=k, filters=filters, method=method, spelling=spelling)
 
     def recommend(
         self,
