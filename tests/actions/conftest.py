@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from crm_store import db
 from crm_store.db import session_scope
 from crm_store.models import OrderStatus
+from kefu_config.policy import load_policy, policy_path
 from tests.crm_store import factories
 from tests.support.demo_store import fresh_store
 
@@ -50,9 +53,66 @@ def tracker(sender: str = "rest:tester", slots: dict | None = None, text: str = 
 
 
 @pytest.fixture
+def shop_policy(tmp_path, monkeypatch):
+    """policy/shop.yml with this test's `identifiers` section, for load_policy()."""
+
+    def write(identifiers: dict) -> None:
+        policy = yaml.safe_load(policy_path().read_text(encoding="utf-8"))
+        policy["identifiers"] = identifiers
+        path = tmp_path / "shop.yml"
+        path.write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
+        monkeypatch.setenv("KEFU_POLICY_FILE", str(path))
+        load_policy.cache_clear()
+
+    yield write
+    load_policy.cache_clear()
+
+
+@pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
 
 
 def said(dispatcher: CollectingDispatcher) -> list[str]:
     return [m.get("text") or m.get("response") or "" for m in dispatcher.messages]
+
+
+@contextmanager
+def catalog_store(tmp_path, monkeypatch, products: list[tuple]) -> Iterator[tuple]:
+    """A migrated SQLite store with `products` (sku, name, category, price, description, stock)
+    and a real index of them. Yields the open unit of work that adds them and {sku: Product},
+    for the caller to add customers and orders; indexes the catalog when the block ends."""
+    from decimal import Decimal
+
+    from crm_store import migrate
+    from crm_store.models import Product
+    from kefu_config.settings import get_settings
+    from knowledge import service, sync_from_store
+
+    url = f"sqlite:///{tmp_path / 'kefu.db'}"
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KEFU_DATABASE_URL", url)
+    get_settings.cache_clear()
+    service._services.clear()
+    db.reset_engine()
+    db.configure(url)
+    migrate.upgrade(url=url)
+    with session_scope() as session:
+        rows = {}
+        for sku, name, category, price, description, stock in products:
+            rows[sku] = Product(sku=sku, name=name, category=category, price=Decimal(price),
+                                description=description, stock=stock, tags=[])
+            session.add(rows[sku])
+        session.flush()
+        yield session, rows
+    sync_from_store()
+
+
+def reset_catalog_store() -> None:
+    """Undo catalog_store: no settings, index service or engine left for the next test."""
+    from kefu_config.settings import get_settings
+    from knowledge import service
+
+    get_settings.cache_clear()
+    service._services.clear()
+    db.reset_engine()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import yaml
 from pydantic import ValidationError
 from rasa_sdk.events import SlotSet
 
@@ -25,7 +24,7 @@ from actions.verification import ValidateOrderVerificationForm
 from crm_store.db import session_scope
 from crm_store.models import OrderStatus
 from crm_store.services import orders, tickets
-from kefu_config.policy import IdentifierFormat, Identifiers, load_policy, policy_path
+from kefu_config.policy import IdentifierFormat, Identifiers, load_policy
 from tests.actions.conftest import said, tracker
 from tests.crm_store import factories
 
@@ -62,22 +61,6 @@ def numeric_shop(shop) -> Iterator[dict]:
         factories.order(session, "SO88412", noor, [(kettle, 1)], status=OrderStatus.PENDING)
         noor_id = noor.id
     yield {**shop, "noor": noor_id}
-
-
-@pytest.fixture
-def shop_policy(tmp_path, monkeypatch):
-    """policy/shop.yml with this test's `identifiers` section, for load_policy()."""
-
-    def write(identifiers: dict) -> None:
-        policy = yaml.safe_load(policy_path().read_text(encoding="utf-8"))
-        policy["identifiers"] = identifiers
-        path = tmp_path / "shop.yml"
-        path.write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
-        monkeypatch.setenv("KEFU_POLICY_FILE", str(path))
-        load_policy.cache_clear()
-
-    yield write
-    load_policy.cache_clear()
 
 
 # --- finding identifiers in text ----------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,7 @@ import yaml
 
 from actions.product_followup import asked_about, is_about_shown
 from actions.products import ActionProductQuestion, ActionRecommendProducts
-from crm_store import db, migrate
-from crm_store.db import session_scope
-from crm_store.models import Product
-from knowledge import sync_from_store
-from tests.actions.conftest import tracker
+from tests.actions.conftest import catalog_store, reset_catalog_store, tracker
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTS = [
@@ -41,28 +36,11 @@ PRODUCTS = [
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory) -> Iterator[None]:
     """One store and index for the module: the questions only read the catalog."""
-    from kefu_config.settings import get_settings
-    from knowledge import service
-
-    tmp_path = tmp_path_factory.mktemp("catalog")
-    url = f"sqlite:///{tmp_path / 'kefu.db'}"
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("KEFU_DATABASE_URL", url)
-        get_settings.cache_clear()
-        service._services.clear()
-        db.reset_engine()
-        db.configure(url)
-        migrate.upgrade(url=url)
-        with session_scope() as session:
-            for sku, name, category, price, description, stock in PRODUCTS:
-                session.add(Product(sku=sku, name=name, category=category, price=Decimal(price),
-                                    description=description, stock=stock, tags=[]))
-        sync_from_store()
+        with catalog_store(tmp_path_factory.mktemp("catalog"), monkeypatch, PRODUCTS):
+            pass
         yield
-        get_settings.cache_clear()
-        service._services.clear()
-        db.reset_engine()
+        reset_catalog_store()
 
 
 def _ask(dispatcher, text: str, last: str | None = None, entities: list[dict] | None = None,

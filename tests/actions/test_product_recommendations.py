@@ -10,20 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
 
 from actions.products import ActionRecommendProducts
-from crm_store import db, migrate
 from crm_store.db import session_scope
-from crm_store.models import InterestSource, OrderStatus, Product
+from crm_store.models import InterestSource, OrderStatus
 from crm_store.services import interests
 from kefu.cli import app as kefu_app
-from knowledge import recommend_for_customer, sync_from_store
+from knowledge import recommend_for_customer
 from marketing.composing import knowledge_recommender
-from tests.actions.conftest import tracker
+from tests.actions.conftest import catalog_store, reset_catalog_store, tracker
 from tests.crm_store import factories
 
 PRODUCTS = [
@@ -49,24 +47,7 @@ PRODUCTS = [
 @pytest.fixture
 def shop(tmp_path, monkeypatch) -> Iterator[dict]:
     """Jane likes hiking, got her socks and cancelled her boots; John bought a power bank."""
-    from kefu_config.settings import get_settings
-    from knowledge import service
-
-    url = f"sqlite:///{tmp_path / 'kefu.db'}"
-    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("KEFU_DATABASE_URL", url)
-    get_settings.cache_clear()
-    service._services.clear()
-    db.reset_engine()
-    db.configure(url)
-    migrate.upgrade(url=url)
-    with session_scope() as session:
-        rows = {}
-        for sku, name, category, price, description, stock in PRODUCTS:
-            rows[sku] = Product(sku=sku, name=name, category=category, price=Decimal(price),
-                                description=description, stock=stock, tags=[])
-            session.add(rows[sku])
-        session.flush()
+    with catalog_store(tmp_path, monkeypatch, PRODUCTS) as (session, rows):
         jane = factories.customer(session, "jane@example.com", name="Jane")
         john = factories.customer(session, "john@example.com", name="John")
         interests.add(session, customer_id=jane.id, topic="hiking", source=InterestSource.STATED)
@@ -79,11 +60,8 @@ def shop(tmp_path, monkeypatch) -> Iterator[dict]:
                         status=OrderStatus.DELIVERED, created_days_ago=5, shipped_days_ago=4,
                         delivered_days_ago=3)
         ids = {"jane": jane.id, "john": john.id}
-    sync_from_store()
     yield ids
-    get_settings.cache_clear()
-    service._services.clear()
-    db.reset_engine()
+    reset_catalog_store()
 
 
 def _chat_skus(customer_id: int, dispatcher) -> list[str]:

@@ -13,26 +13,9 @@ from actions.tickets import ActionTicketStatus, ValidateTicketStatusForm
 from crm_store.db import session_scope
 from crm_store.models import utcnow
 from crm_store.services import tickets
-from kefu_config.policy import load_policy, policy_path
 from tests.actions.conftest import said, tracker
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain.yml"
-
-
-@pytest.fixture
-def shop_policy(tmp_path, monkeypatch):
-    """policy/shop.yml with this test's `identifiers` section, for load_policy()."""
-
-    def write(identifiers: dict) -> None:
-        policy = yaml.safe_load(policy_path().read_text(encoding="utf-8"))
-        policy["identifiers"] = identifiers
-        path = tmp_path / "shop.yml"
-        path.write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
-        monkeypatch.setenv("KEFU_POLICY_FILE", str(path))
-        load_policy.cache_clear()
-
-    yield write
-    load_policy.cache_clear()
 
 
 def asked_by_form(domain: dict, form: str, slot: str) -> str | None:
