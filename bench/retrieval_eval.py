@@ -4,7 +4,12 @@ Builds a fresh index of the demo catalog in a temporary directory (the real mode
 FAISS index, nothing cached), runs every labelled query through each search method and prints
 hit@1, hit@5 and MRR@10:
 
-    .venv/bin/python bench/retrieval_eval.py [--misses] [--json]
+    .venv/bin/python bench/retrieval_eval.py [--misses] [--json] [--typos SEED] [--no-spelling]
+
+--typos SEED: every query gets one or two random letter edits first (the same edits as the NLU
+bench's typo'd copy, bench/nlu_eval_sets.add_typos), as customers type; --no-spelling turns off
+the correction of query words against the catalogue's own words (knowledge/spelling.py), to
+see what it adds.
 
 hit@n: the share of queries with at least one relevant product in the top n.
 MRR@10: the mean of 1/rank of the first relevant product (0 when none is in the top 10).
@@ -25,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.nlu_eval_sets import add_typos  # noqa: E402
 from knowledge.catalog import load_csv  # noqa: E402
 from knowledge.search import METHODS  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
@@ -43,13 +49,14 @@ def load_queries(path: Path, skus: set[str]) -> list[dict]:
     return queries
 
 
-def evaluate(service: KnowledgeService, queries: list[dict], method: str) -> dict:
+def evaluate(service: KnowledgeService, queries: list[dict], method: str,
+             spelling: bool = True) -> dict:
     hit1 = hit5 = 0
     reciprocal: list[float] = []
     misses = []
     searcher = service.searcher()
     for row in queries:
-        hits = searcher.search(row["query"], k=10, method=method)
+        hits = searcher.search(row["query"], k=10, method=method, spelling=spelling)
         ranked = [h.item.sku for h in hits]
         relevant = set(row["relevant"])
         first = next((rank for rank, sku in enumerate(ranked, start=1) if sku in relevant), None)
@@ -75,15 +82,20 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--misses", action="store_true", help="List the queries each method misses at rank 1.")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+    parser.add_argument("--typos", type=int, metavar="SEED", help="Misspell every query first.")
+    parser.add_argument("--no-spelling", action="store_true", help="Do not correct query words.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
     items = load_csv(args.products)
     queries = load_queries(args.queries, {i.sku for i in items})
+    if args.typos is not None:
+        queries = [{**row, "query": add_typos(row["query"], seed=args.typos)} for row in queries]
     with tempfile.TemporaryDirectory() as tmp:
         service = KnowledgeService(Path(tmp))
         service.build(items, source=f"csv:{args.products}")
-        results = [evaluate(service, queries, m) for m in args.methods.split(",")]
+        results = [evaluate(service, queries, m, spelling=not args.no_spelling)
+                   for m in args.methods.split(",")]
 
     if args.json:
         print(json.dumps(results, indent=1))
