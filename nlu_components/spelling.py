@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 VOCABULARY_FILE = "vocabulary.json"
 ORIGINAL = "spelling_original"  # token data key: what the customer typed, when corrected
+# Token data key: False for a word of letters that is neither a known word nor a typo of one
+# (UnknownWordsFallback reads it); numbers, codes and punctuation are never "unknown".
+KNOWN = "spelling_known"
 
 
 def correctable(word: str, min_length: int) -> bool:
@@ -67,6 +70,10 @@ class Corrector:
     @classmethod
     def from_words(cls, words: Iterable[str], **options: int) -> "Corrector":
         return cls(dict(Counter(w.casefold() for w in words if w and w.strip())), **options)
+
+    def knows(self, word: str) -> bool:
+        """A word of the vocabulary, or no word of letters at all (a number, a code)."""
+        return not word.isalpha() or word.casefold() in self.counts
 
     def correct(self, word: str) -> Optional[str]:
         """The known word `word` was meant to be, or None when it is known or has no close one."""
@@ -179,7 +186,8 @@ class SpellingCorrector(GraphComponent):
                 if corrected:
                     token.set(ORIGINAL, token.text)
                     token.text = token.lemma = corrected
+                token.set(KNOWN, bool(corrected) or self._corrector.knows(token.text))
         return messages
 
 
-__all__ = ["Corrector", "SpellingCorrector", "text_as_tokens_read"]
+__all__ = ["KNOWN", "Corrector", "SpellingCorrector", "text_as_tokens_read"]

@@ -135,6 +135,29 @@ def test_chat_buttons_history_and_an_agent(gateway, page):
     eventually(all_delivered)
 
 
+def test_a_misspelt_search_a_cards_tell_me_more_and_a_follow_up(gateway, page):
+    """Issue 14: "waterprof jaket" found nothing, the card's "Tell me more" was answered "Sorry,
+    I didn't quite understand", and "is it in stock?" started a new search."""
+    page.goto(gateway.url + "/")
+    page.locator(".kefu-launcher").click()
+    send(page, "waterprof jaket")
+    card = page.locator(".kefu-product").first
+    expect(card).to_be_visible(timeout=REPLY_TIMEOUT)
+    name = card.locator(".kefu-product-name").inner_text()
+    assert "jacket" in name.lower(), name
+    replies = page.locator(".kefu-bot .kefu-text")
+    before = replies.count()
+    card.locator(".kefu-product-ask").click()
+    expect(page.locator(".kefu-customer .kefu-text").last).to_have_text(f"Tell me more about {name}")
+    expect(replies.nth(before)).to_be_visible(timeout=REPLY_TIMEOUT)
+    told = " ".join(replies.all_inner_texts()[before:])
+    assert "didn't quite understand" not in told, told
+    before = replies.count()
+    send(page, "is it in stock?")
+    expect(replies.nth(before)).to_contain_text(name, timeout=REPLY_TIMEOUT)
+    expect(replies.nth(before)).to_contain_text("stock")
+
+
 def test_html_in_messages_is_shown_as_text(gateway, page):
     page.goto(gateway.url + "/")
     page.locator(".kefu-launcher").click()

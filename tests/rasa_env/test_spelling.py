@@ -82,3 +82,32 @@ def test_the_vocabulary_is_learned_from_the_training_data_and_persisted(tmp_path
     WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
     loaded.process([message])
     assert [t.text for t in message.get("text_tokens")][-1] == "parcel"
+
+
+def test_a_message_with_no_known_word_is_not_understood_whatever_the_classifier_said():
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu_components.spelling import SpellingCorrector
+    from nlu_components.unknown_words import UnknownWordsFallback
+
+    component = SpellingCorrector(SpellingCorrector.get_default_config(), None, None,
+                                  Corrector.from_words(WORDS).counts)
+    fallback = UnknownWordsFallback({})
+    confident = {"name": "human_handoff", "confidence": 0.89}
+
+    def classified(text: str, entities=()) -> str:
+        message = Message(data={"text": text, "intent": dict(confident),
+                                "intent_ranking": [dict(confident)],
+                                "entities": list(entities)})
+        WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+        component.process([message])
+        fallback.process([message])
+        return message.get("intent")["name"]
+
+    assert classified("asdfgh jkl") == "nlu_fallback"
+    assert classified("我的订单在哪里") == "nlu_fallback"  # not a language it was trained in
+    assert classified("where is my parcle") == "human_handoff"  # known words: DIET decides
+    assert classified("refnd") == "human_handoff"  # a typo of a known word is a known word
+    assert classified("90001") == "human_handoff"  # a number is not a mash
+    assert classified("zzz qqq", [{"entity": "email", "value": "x"}]) == "human_handoff"
