@@ -360,6 +360,10 @@
     if (!text) return false;
     if (text.length > state.maxChars) { updateLimit(); return false; }
     showQuickReplies([]);
+    // Once the customer has said something, the choices the bot offered before are stale: an
+    // old "Show more" (/affirm) tapped after "Shall I cancel it?" would confirm a cancellation.
+    // Product cards' "Tell me more" names its product and stays usable.
+    log.querySelectorAll(".kefu-buttons button").forEach(function (x) { x.disabled = true; });
     var item = { client_id: newId(), text: text };
     if (payload) item.payload = payload;
     state.outbox.push(item);

@@ -158,6 +158,23 @@ def test_a_misspelt_search_a_cards_tell_me_more_and_a_follow_up(gateway, page):
     expect(replies.nth(before)).to_contain_text("stock")
 
 
+def test_choices_offered_before_the_customers_last_message_can_no_longer_be_tapped(gateway, page):
+    """An old "Show more" (/affirm) tapped after "Shall I cancel it?" would confirm the
+    cancellation: once the customer says something, earlier choice buttons are disabled."""
+    page.goto(gateway.url + "/")
+    page.locator(".kefu-launcher").click()
+    send(page, "hello")
+    expect(page.locator(".kefu-bot .kefu-text").first).to_be_visible(timeout=REPLY_TIMEOUT)
+    conversation = conversation_id(session_of(page))
+    gateway.call(lambda: gateway.gateway.deliver(
+        conversation_id=conversation, sender="bot", text="Would you like to see similar products?",
+        buttons=[{"title": "Show more", "payload": "/affirm"}]))
+    old = page.locator(".kefu-msg .kefu-button", has_text="Show more")
+    expect(old).to_be_enabled()
+    send(page, "thanks")
+    expect(old).to_be_disabled()
+
+
 def test_html_in_messages_is_shown_as_text(gateway, page):
     page.goto(gateway.url + "/")
     page.locator(".kefu-launcher").click()
