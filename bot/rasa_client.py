@@ -15,6 +15,14 @@ from kefu_config.rasa_api import conversation_path
 
 logger = logging.getLogger(__name__)
 
+# What a failed request to Rasa can raise. httpx's own errors, a body that is not JSON, and
+# AttributeError: when the peer resets a connection right after it was opened (Rasa going
+# down behind a proxy or balancer), httpcore asks anyio for the socket's details and anyio's
+# `extra_attributes` calls getpeername() on a socket that is already gone ("'NoneType' object
+# has no attribute 'getpeername'", seen in tests/faults/test_rasa_restart.py). The customer
+# must be told either way.
+_UNREACHABLE = (httpx.HTTPError, ValueError, AttributeError)
+
 # What a customer reads when Rasa cannot answer right now. Nothing is lost: the gateway has
 # stored the message and the customer can simply continue.
 UNAVAILABLE_TEXT = (
@@ -47,8 +55,8 @@ class RasaClient:
             response = await self._client.post("/webhooks/kefu/webhook", json=payload)
             response.raise_for_status()
             body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            logger.warning("Rasa did not answer for sender %s: %s", sender, exc)
+        except _UNREACHABLE as exc:
+            logger.warning("Rasa did not answer for sender %s: %r", sender, exc)
             return self._unavailable(sender, error=type(exc).__name__)
         if body.get("error"):
             # Something inside Rasa failed (typically the action server): say so politely.
@@ -71,8 +79,8 @@ class RasaClient:
                 json={"name": intent, "entities": entities or {}})
             response.raise_for_status()
             body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            logger.warning("Rasa did not take %s for sender %s: %s", intent, sender, exc)
+        except _UNREACHABLE as exc:
+            logger.warning("Rasa did not take %s for sender %s: %r", intent, sender, exc)
             return RasaReply(messages=[], ok=False, error=type(exc).__name__)
         return RasaReply(messages=body.get("messages") or [], ok=True, intent=intent)
 
