@@ -40,16 +40,23 @@ MIN_PAIR = 0.5
 MAX_PAYLOAD = 400
 
 
-def consecutive_misses(events: list[dict[str, Any]]) -> int:
-    """How many customer turns in a row (the current one included) ended in this fallback."""
-    turns: list[str | None] = []  # per user message: the first action that answered it
+def customer_turns(events: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """Per customer message, in order: its text and the first action that answered it (None
+    while unanswered: the current message)."""
+    turns: list[tuple[str, str | None]] = []
     for event in events:
         if event.get("event") == "user":
-            turns.append(None)
-        elif event.get("event") == "action" and turns and turns[-1] is None:
+            turns.append((event.get("text") or "", None))
+        elif event.get("event") == "action" and turns and turns[-1][1] is None:
             name = event.get("name")
             if name != LISTEN:
-                turns[-1] = name
+                turns[-1] = (turns[-1][0], name)
+    return turns
+
+
+def consecutive_misses(events: list[dict[str, Any]]) -> int:
+    """How many customer turns in a row (the current one included) ended in this fallback."""
+    turns = [first_action for _, first_action in customer_turns(events)]
     misses = 1  # the current turn is being answered by this fallback right now
     for first_action in reversed(turns[:-1]):
         if first_action != ACTION_NAME:

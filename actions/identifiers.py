@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ACTION_NAME as FALLBACK_ACTION
+from actions.fallback import customer_turns
 from actions.order_choice import recent_order_buttons
 from kefu_config.policy import load_policy
 
@@ -50,13 +51,7 @@ def words_of_latest_request(tracker: Tracker) -> str:
     text = latest_text(tracker)
     if text or not ((tracker.latest_message or {}).get("text") or "").strip():
         return text
-    turns: list[tuple[str, str | None]] = []  # per customer message: its text, the first answer
-    for event in tracker.events:
-        if event.get("event") == "user":
-            turns.append((event.get("text") or "", None))
-        elif event.get("event") == "action" and turns and turns[-1][1] is None:
-            if event.get("name") != "action_listen":
-                turns[-1] = (turns[-1][0], event.get("name"))
+    turns = customer_turns(tracker.events)
     if len(turns) >= 2 and turns[-2][1] == FALLBACK_ACTION:
         return typed(turns[-2][0])
     return ""
