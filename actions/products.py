@@ -52,9 +52,13 @@ def budget_from(text: str) -> Decimal | None:
     return Decimal(match.group(1).replace(",", ".")) if match else None
 
 
+def description_sentences(description: str | None) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", description or "") if s.strip()]
+
+
 def relevant_sentence(description: str, query: str) -> str:
     """The description's sentence sharing most words with the question (the first otherwise)."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", description or "") if s.strip()]
+    sentences = description_sentences(description)
     if not sentences:
         return ""
     words = {w for w in re.findall(r"[a-z]{3,}", query.lower())}
@@ -234,10 +238,8 @@ def _say_features(dispatcher: CollectingDispatcher, item, asked: Asked) -> None:
 
 def _evidence(item, word: str) -> str:
     """The description's sentence that names `word`; the name when only the name does."""
-    for sentence in re.split(r"(?<=[.!?])\s+", item.description or ""):
-        if mentions(word, sentence):
-            return sentence.strip()
-    return item.name
+    return next((sentence for sentence in description_sentences(item.description)
+                 if mentions(word, sentence)), item.name)
 
 
 class ActionShowMoreProducts(Action):
