@@ -19,6 +19,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.help_answers import (
+    find_help_answer,
+    is_question,
+    send_dont_know,
+    send_help_answer,
+    typed_text,
+)
 from actions.intent_labels import SOMETHING_ELSE, label
 from actions.language import english_only_text, other_language
 
@@ -79,14 +86,21 @@ def offer_english_or_a_person(dispatcher: CollectingDispatcher, tracker: Tracker
 
 class ActionOutOfScope(Action):
     """Out of scope: what Kefu can help with; for a message in another language, that Kefu
-    speaks English for now (it was only out of scope to the English model)."""
+    speaks English for now (it was only out of scope to the English model). A question the
+    shop's help articles answer confidently ("do you sell gift cards?") is not out of scope
+    to the shop: it gets the article's answer."""
 
     def name(self) -> str:
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if not offer_english_or_a_person(dispatcher, tracker):
+        if offer_english_or_a_person(dispatcher, tracker):
+            return []
+        answer = await find_help_answer(tracker)
+        if answer is not None:
+            send_help_answer(dispatcher, answer)
+        else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return []
 
@@ -148,15 +162,22 @@ class ActionKefuFallback(Action):
         latest = tracker.latest_message or {}
         first_miss = consecutive_misses(tracker.events) < 2
         guesses = likely_intents(latest) if first_miss else []
+        answer = None
         if offer_english_or_a_person(dispatcher, tracker):
             pass  # a person or English: asking to rephrase in English would not help
         elif chose_something_else(tracker):
             # None of the guesses: ask for their own words, however many misses came before.
             dispatcher.utter_message(response="utter_please_rephrase")
+        elif (answer := await find_help_answer(tracker)) is not None:
+            # No intent fits, but the shop's help pages answer it: that beats guessing.
+            send_help_answer(dispatcher, answer)
         elif guesses:
             dispatcher.utter_message(
                 response="utter_did_you_mean",
                 buttons=did_you_mean_buttons(guesses, latest.get("entities") or []))
+        elif first_miss and is_question(typed_text(tracker)):
+            # A question neither an intent nor the help pages answer: say so, offer a person.
+            send_dont_know(dispatcher)
         elif first_miss:
             dispatcher.utter_message(response="utter_please_rephrase")
         else:

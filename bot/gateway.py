@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import store
-from bot.messages import ChatMessage, Content, from_rasa
+from bot.messages import ChatMessage, Content, from_rasa, from_rasa_replies
 from bot.outbound import Dispatcher
 from bot.rasa_client import RasaClient
 from bot.staff_bus import StaffBus
@@ -232,14 +232,11 @@ class Gateway:
             metadata["customer_id"] = conversation.customer_id
         reply = await self.rasa.send(conversation.sender_id, rasa_text, channel=inbound.channel,
                                      metadata=metadata)
-        contents: list[Content] = []
         handoff_reason: str | None = None
-        for raw in reply.messages:
-            content, signals = from_rasa(raw)
-            contents.append(content)
-            for signal in signals:
-                if signal.type == "handoff":
-                    handoff_reason = str(signal.data.get("reason") or "requested in chat")
+        contents, signals = from_rasa_replies(reply.messages)
+        for signal in signals:
+            if signal.type == "handoff":
+                handoff_reason = str(signal.data.get("reason") or "requested in chat")
         # /human must always reach a person, even when the dialogue cannot (Rasa down) or
         # does not (a model without the handoff) hand the conversation over.
         required = "customer asked for a person (/human)" if forced_handoff else None

@@ -7,7 +7,7 @@ the two and to the JSON the web widget renders. Channels never see Rasa's dicts 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,9 @@ class Content:
     # The text was written by the gateway to describe the cards (Rasa sent none); the web
     # widget shows the cards instead of it.
     summary: bool = False
+    # (slug, title) of the help article the text was taken from (actions/help_answers.py):
+    # staff see which article answered, the dashboard counts such answers.
+    article: tuple[str, str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -78,6 +81,8 @@ class Content:
             payload["image"] = self.image
         if self.summary:
             payload["summary"] = True
+        if self.article:
+            payload["article"] = {"slug": self.article[0], "title": self.article[1]}
         return payload or None
 
     @classmethod
@@ -89,6 +94,7 @@ class Content:
             products=tuple(_products(payload.get("products"))),
             image=_url(payload.get("image")),
             summary=bool(payload.get("summary")),
+            article=_article(payload.get("article")),
         )
 
     def text_with_products(self) -> str:
@@ -119,11 +125,14 @@ def from_rasa(message: dict[str, Any]) -> tuple[Content, list[Signal]]:
     """One Rasa output dict -> what to show, and any signals (e.g. a handoff request)."""
     signals: list[Signal] = []
     products: list[ProductCard] = []
+    article = None
     custom = message.get("custom")
     if isinstance(custom, dict):
         kind = custom.get("type")
         if kind == "products":
             products = _products(custom.get("products"))
+        elif kind == "help_article":
+            article = _article(custom)
         elif isinstance(kind, str):
             signals.append(Signal(kind, {k: v for k, v in custom.items() if k != "type"}))
     text = message.get("text") if isinstance(message.get("text"), str) else ""
@@ -133,7 +142,7 @@ def from_rasa(message: dict[str, Any]) -> tuple[Content, list[Signal]]:
         summary = True
     content = Content(text=text, buttons=tuple(_buttons(message.get("buttons"))),
                       products=tuple(products), image=_url(message.get("image")),
-                      summary=summary)
+                      summary=summary, article=article)
     return content, signals
 
 
@@ -163,6 +172,29 @@ def _products(raw: Any) -> list[ProductCard]:
                                  reason=_text(item.get("reason")),
                                  detail=_text(item.get("detail"))))
     return cards
+
+
+def from_rasa_replies(messages: list[dict[str, Any]]) -> tuple[list[Content], list[Signal]]:
+    """A turn's Rasa outputs -> what to show and the signals. Rasa sends an action's custom
+    payload as a message of its own after the text; a help-article source (no text of its own)
+    belongs to the text before it, so it is attached there."""
+    contents: list[Content] = []
+    signals: list[Signal] = []
+    for raw in messages:
+        content, found = from_rasa(raw)
+        signals.extend(found)
+        if content.article and content.empty and contents:
+            contents[-1] = replace(contents[-1], article=content.article)
+        elif not content.empty:
+            contents.append(content)
+    return contents, signals
+
+
+def _article(raw: Any) -> tuple[str, str] | None:
+    if not isinstance(raw, dict) or not raw.get("slug"):
+        return None
+    slug = str(raw["slug"])[:200]
+    return slug, str(raw.get("title") or slug)[:200]
 
 
 def _text(raw: Any) -> str | None:
@@ -215,6 +247,8 @@ class ChatMessage:
             data["products"] = [p.to_json() for p in self.content.products]
         if self.content.image:
             data["image"] = self.content.image
+        if self.content.article:
+            data["article"] = {"slug": self.content.article[0], "title": self.content.article[1]}
         if self.client_id:
             data["client_id"] = self.client_id
         return data

@@ -117,6 +117,8 @@ class MessagePublic(BaseModel):
     staff_id: int | None = None
     intent: str | None = None
     confidence: float | None = None
+    # The help article a bot answer was taken from ({"slug", "title"}).
+    article: dict[str, str] | None = None
 
 
 class NotePublic(BaseModel):

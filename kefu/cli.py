@@ -109,14 +109,15 @@ def prepare() -> None:
     and brings the product index up to date with the catalog (only changed products are
     embedded, so a second run costs seconds).
     """
-    from kefu.commands.knowledge import sync_after_import
+    from kefu.commands.knowledge import sync_after_import, sync_help_after_prepare
     from kefu.commands.store import prepare_store
 
     settings = get_settings()
     settings.data_path.mkdir(parents=True, exist_ok=True)
     typer.echo(f"data directory: {settings.data_path}")
-    prepare_store()
+    demo_loaded = prepare_store()
     sync_after_import(None)
+    sync_help_after_prepare(demo_loaded)
 
 
 @app.command()

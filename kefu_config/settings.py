@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     knowledge_hnsw_threshold: int = 50_000
     # How often (seconds) a long-running process checks whether the catalog changed.
     knowledge_check_interval: float = 30.0
+    # The shop's help centre: a folder of Markdown/HTML articles (one per file). Unset: the
+    # folder the help index was last built from (`kefu knowledge import-help FOLDER`; the demo
+    # shop's demo_shop/help when `kefu prepare` loaded the demo shop).
+    help_dir: Path | None = None
+    # The least score (0..1, meaning and shared words mixed) at which a help passage answers;
+    # unset: knowledge/help_service.py's MIN_SCORE, chosen on bench/help_eval/dev.yml.
+    help_min_score: float | None = Field(None, ge=0, le=1)
     # --- Channels (bot/) ---
     # Telegram: no token, no Telegram channel. Requests go to {api_url}/bot{token}/{method},
     # so a local Bot API server can stand in for Telegram's.

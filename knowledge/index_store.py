@@ -216,6 +216,16 @@ class ProductIndex:
         return np.array(self.matrix)
 
 
+def file_stamp(path: Path) -> tuple | None:
+    """What changes whenever a file is replaced (an index's meta.json is, on every write):
+    a `stat()` tells a long-running reader that another process synced, without reading it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _meta_path(directory: Path) -> Path:
     return directory / META_FILE
 

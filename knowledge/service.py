@@ -27,6 +27,7 @@ from knowledge.index_store import (
     META_FILE,
     SyncReport,
     build_index,
+    file_stamp,
     load_index,
     read_meta,
     sync_index,
@@ -65,11 +66,7 @@ class KnowledgeService:
         return get_embedder(self.model)
 
     def _disk_stamp(self) -> tuple | None:
-        try:
-            st = (self.directory / META_FILE).stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        return file_stamp(self.directory / META_FILE)
 
     def searcher(self) -> Searcher:
         """The current index, synced with its source and reloaded if it changed on disk.

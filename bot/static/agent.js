@@ -243,6 +243,10 @@
     if (message.status === "failed") head.appendChild(el("span", "badge failed", "not delivered"));
     li.appendChild(head);
     if (message.text) li.appendChild(el("div", "text", message.text));
+    if (message.article) {
+      li.appendChild(el("div", "source", "Answered from help article: " + message.article.title +
+                        " (" + message.article.slug + ")"));
+    }
     (message.products || []).forEach(function (p) {
       li.appendChild(el("div", "product", p.name + (p.price ? " — " + p.price : "") + (p.reason ? " (" + p.reason + ")" : "")));
     });
@@ -567,7 +571,7 @@
         if (event.conversation_id === current && event.message) {
           var m = event.message;
           appendMessage({ id: m.id, sender: m.sender, text: m.text || "", at: m.at,
-                          buttons: m.buttons, products: m.products,
+                          buttons: m.buttons, products: m.products, article: m.article,
                           direction: event.direction, staff_id: m.staff_id });
           scrollDown();
         }

@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 
 # Heavy imports (faiss, torch) wait until a command runs, so `kefu run` starts fast.
-app = typer.Typer(help="The product index: build, sync, search.", no_args_is_help=True)
+app = typer.Typer(help="The product index and the help articles: build, sync, search, ask.",
+                 no_args_is_help=True)
 
 METHODS = ("hybrid", "rrf", "dense", "lexical")
 
@@ -84,6 +85,76 @@ def sync(csv: Path | None = CSV_OPTION) -> None:
     except _failures() as exc:
         _fail(str(exc))
     typer.echo(report.summary())
+    _sync_help(None)
+
+
+HELP_FOLDER = typer.Argument(..., file_okay=False,
+                             help="A folder of help articles: one Markdown or HTML file each.")
+
+
+@app.command("import-help")
+def import_help(folder: Path = HELP_FOLDER) -> None:
+    """Index the shop's help articles from FOLDER; later syncs follow that folder.
+
+    All or nothing: if any article cannot be read, every such file is named and the current
+    index stays as it was.
+    """
+    if not folder.is_dir():
+        _fail(f"no such folder: {folder}")
+    if not _sync_help(folder):
+        raise typer.Exit(1)
+
+
+def _sync_help(folder: Path | None) -> bool:
+    """Index `folder` (None: the configured or last indexed folder, if there is one)."""
+    from knowledge.help_articles import HelpError
+    from knowledge.help_service import get_help_service
+
+    service = get_help_service()
+    if folder is None and service.source_folder() is None:
+        return True  # no help centre yet: nothing to sync
+    try:
+        report = service.sync(folder, progress=True)
+    except HelpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return False
+    except _failures() as exc:
+        typer.echo(f"error: help articles not indexed: {exc}", err=True)
+        return False
+    typer.echo(f"{report.summary()}\nhelp articles: {service.source_folder()}")
+    return True
+
+
+def sync_help_after_prepare(demo_loaded: bool) -> None:
+    """`kefu prepare`: the configured help folder, else the one indexed before, else the demo
+    shop's articles when the demo shop was just loaded (a real shop's store gets no demo help)."""
+    from kefu.demo import DEMO_DIR
+    from knowledge.help_service import get_help_service
+
+    service = get_help_service()
+    if service.source_folder() is not None:
+        _sync_help(None)
+    elif demo_loaded and (DEMO_DIR / "help").is_dir():
+        _sync_help(DEMO_DIR / "help")
+
+
+@app.command()
+def ask(question: str = typer.Argument(..., help="A customer's question."),
+        k: int = typer.Option(3, "-k", min=1, max=20, help="How many passages to show.")) -> None:
+    """What the help centre answers to QUESTION (the best passages and their scores)."""
+    from knowledge.help_service import get_help_service
+
+    service = get_help_service()
+    try:
+        ranked = service.searcher().ranked(question, k=k)
+    except _failures() as exc:
+        _fail(str(exc))
+    answer = service.answer(question)
+    verdict = f"answers from {answer.slug}" if answer else "no answer (would offer a person)"
+    typer.echo(f"{verdict}; threshold {service.min_score:.2f}")
+    for rank, hit in enumerate(ranked, start=1):
+        typer.echo(f"{rank:>2}. {hit.score:.3f} (meaning {hit.dense:.3f}, words {hit.lexical:.3f})"
+                   f"  {hit.slug}: {hit.passage.heading}")
 
 
 @app.command()

@@ -265,8 +265,9 @@ def _forget_in_rasa(senders: tuple[str, ...]) -> str:
 
 # ---- kefu prepare (called from kefu/cli.py) --------------------------------------------------
 
-def prepare_store() -> None:
-    """Migrate to the newest schema, then load the demo shop if the store has no products."""
+def prepare_store() -> bool:
+    """Migrate to the newest schema, then load the demo shop if the store has no products;
+    True when the demo shop was loaded now."""
     from kefu.demo import load_if_empty
 
     try:
@@ -286,3 +287,4 @@ def prepare_store() -> None:
                     hook(result)
     else:
         typer.echo("  catalog present; demo shop not loaded")
+    return loaded.loaded

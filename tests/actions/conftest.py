@@ -116,3 +116,15 @@ def reset_catalog_store() -> None:
     get_settings.cache_clear()
     service._services.clear()
     db.reset_engine()
+
+
+@pytest.fixture(autouse=True)
+def help_centre(tmp_path, monkeypatch):
+    """Every action test's own help index (empty unless the test syncs a folder into it), so
+    no test answers from a help centre a developer's var/ happens to hold."""
+    from actions import help_answers
+    from knowledge.help_service import HelpService
+
+    service = HelpService(tmp_path / "help-index", check_interval=3600)
+    monkeypatch.setattr(help_answers, "get_help_service", lambda: service)
+    return service

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.channels.rest import rasa_shape
-from bot.messages import ChatMessage, Content, from_rasa
+from bot.messages import ChatMessage, Content, from_rasa, from_rasa_replies
 from bot.shop_identity import sign, verify
 from kefu_config.policy import load_policy
 from tests.support.shop_policy import ALWAYS_OPEN, policy_file
@@ -86,3 +86,18 @@ def test_identity_tokens_match_the_normalised_email_only_with_the_secret():
     assert verify("s3cret", "john@example.com", token) is None
     assert verify(None, "jane.doe@example.com", token) is None  # feature off
     assert verify("s3cret", "not an email", token) is None
+
+
+def test_a_help_articles_source_joins_the_answer_it_came_with():
+    # Rasa sends an action's text (with buttons) and its custom payload as two messages.
+    contents, signals = from_rasa_replies([
+        {"recipient_id": "x", "text": "Gift cards are valid for 24 months.",
+         "buttons": [{"title": "Talk to a person", "payload": "/human_handoff"}]},
+        {"recipient_id": "x", "custom": {"type": "help_article", "slug": "gift-cards",
+                                         "title": "Gift cards", "score": 0.7}},
+    ])
+    assert signals == []
+    [answer] = contents
+    assert answer.article == ("gift-cards", "Gift cards")
+    assert answer.payload()["article"] == {"slug": "gift-cards", "title": "Gift cards"}
+    assert Content.from_stored(answer.text, answer.payload()).article == answer.article

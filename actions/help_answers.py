@@ -1,0 +1,70 @@
+"""Answers from the shop's help articles for what no intent covers.
+
+Called by the fallback and out-of-scope actions before they give up: the message is looked up
+in the help centre (knowledge/help_service.py), and a confident passage is sent as it is
+written, with the article's title, and a way to a person. A weak match is no answer: then the
+caller says it does not know. Intents that read live data (orders, tickets) never come here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from knowledge.help_service import HelpAnswer, get_help_service
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/human_handoff"}
+# The custom payload that tells the gateway (and through it the agent console and the
+# dashboard) which article answered.
+SOURCE_TYPE = "help_article"
+# An English question: a question mark, or a question word first. Used only to choose between
+# "I don't know that" and "say it another way" when nothing answered.
+_QUESTION_START = re.compile(
+    r"^\s*(how|what|whats|what's|where|when|why|who|which|do|does|did|is|are|can|could|will|"
+    r"would|should|may|have|has|any)\b", re.IGNORECASE)
+
+
+def typed_text(tracker: Tracker) -> str:
+    """What the customer typed last ('' for a button payload such as '/affirm')."""
+    text = ((tracker.latest_message or {}).get("text") or "").strip()
+    return "" if text.startswith("/") else text
+
+
+def is_question(text: str) -> bool:
+    return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+
+
+async def find_help_answer(tracker: Tracker) -> HelpAnswer | None:
+    """The help centre's answer to what the customer typed (None: none, or a button tap)."""
+    text = typed_text(tracker)
+    if len(text.split()) < 2:
+        return None  # one word is a topic, not a question the help centre can answer
+    try:
+        return await asyncio.to_thread(get_help_service().answer, text)
+    except Exception:  # noqa: BLE001 - the help centre must never break the fallback itself
+        logger.exception("help answer failed for %r", text)
+        return None
+
+
+def send_help_answer(dispatcher: CollectingDispatcher, answer: HelpAnswer) -> None:
+    dispatcher.utter_message(
+        text=f"{answer.excerpt()}\n\n(From our help page “{answer.title}”.)",
+        buttons=[HANDOFF_BUTTON],
+        json_message={"type": SOURCE_TYPE, "slug": answer.slug, "title": answer.title,
+                      "heading": answer.passage.heading, "score": round(answer.score, 3)},
+    )
+
+
+def send_dont_know(dispatcher: CollectingDispatcher) -> None:
+    dispatcher.utter_message(
+        text=("I'm sorry, I don't know the answer to that, and our help pages don't cover it. "
+              "Would you like to ask a person? They'll see this conversation. "
+              "Or you can put it another way."),
+        buttons=[HANDOFF_BUTTON],
+    )
