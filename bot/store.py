@@ -316,6 +316,9 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
         if inbound_id is not None:
             # Answered in the same unit of work as the replies: both or neither.
             unanswered.mark_handled(session, message_id=inbound_id)
+            article = next((c.article[0] for c in contents if c.article), None)
+            if article is not None:
+                delivery.set_answered_from(session, message_id=inbound_id, article=article)
         forced = (required_handoff is not None and handoff_reason is None
                   and handoffs.active_for(session, conversation_id=conversation_id) is None)
         if forced:

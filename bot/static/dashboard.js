@@ -197,7 +197,8 @@
 
     var f = k.fallback;
     card("fallback", "Fallback rate", pct(f.fallback_rate) + " of " + f.messages +
-         " customer messages not understood",
+         " customer messages not understood; " + (f.help_answers || 0) +
+         " answers from help articles",
          doughnut(["understood", "not understood"], [f.messages - f.not_understood,
                                                      f.not_understood]));
 

@@ -158,8 +158,13 @@ def _understood_topic(message) -> ColumnElement[bool]:
 
 def _customer_messages(scope: Scope) -> list[ColumnElement[bool]]:
     """Inbound customer messages written in the period, within the scope's conversations."""
+    return _messages_by(SenderKind.CUSTOMER, scope)
+
+
+def _messages_by(sender: SenderKind, scope: Scope) -> list[ColumnElement[bool]]:
+    """Messages of one kind of sender written in the period, within the scope's conversations."""
     conditions = [Message.created_at >= scope.start, Message.created_at < scope.end,
-                  Message.sender_kind == SenderKind.CUSTOMER]
+                  Message.sender_kind == sender]
     if scope.channel or scope.agent_id is not None:
         conditions.append(Message.conversation_id.in_(_in_channel(scope)))
     return conditions
@@ -386,11 +391,17 @@ def top_intents(session: Session, scope: Scope, *, limit: int = TOP_INTENTS) -> 
 
 
 def fallback_rate(session: Session, scope: Scope) -> dict:
-    """Share of customer messages the bot did not understand (fallback or low confidence)."""
+    """Share of customer messages the bot did not understand (fallback or low confidence), and
+    how many bot answers came from the shop's help articles (most of them answer a message no
+    intent covered; the gateway stores the article in the reply's payload)."""
     total, missed = session.execute(
         select(func.count(), func.coalesce(func.sum(case((_not_understood(), 1), else_=0)), 0))
         .where(*_customer_messages(scope))).one()
-    return {"messages": total, "not_understood": missed, "fallback_rate": _rate(missed, total)}
+    from_articles = session.scalar(
+        select(func.count()).where(*_messages_by(SenderKind.BOT, scope),
+                                   Message.payload["article"]["slug"].as_string().is_not(None)))
+    return {"messages": total, "not_understood": missed, "fallback_rate": _rate(missed, total),
+            "help_answers": int(from_articles or 0)}
 
 
 def repeat_and_retention(session: Session, scope: Scope) -> list[dict]:
@@ -440,11 +451,14 @@ def campaign_conversion(session: Session, scope: Scope, *,
 
 
 def not_understood_messages(session: Session, scope: Scope, *, limit: int = 500) -> list[dict]:
-    """The newest customer messages the bot did not understand, for the inbox."""
+    """The newest customer messages the bot did not understand, for the inbox; those a help
+    article answered are left out (the inbox is also the help centre's missing articles)."""
     rows = session.execute(
         select(Message.id, Message.conversation_id, Message.text, Message.intent,
                Message.confidence, Message.created_at)
-        .where(*_customer_messages(scope), _not_understood())
+        .where(*_customer_messages(scope), _not_understood(),
+               # answered from a help article (bot/store.py marks it): not for the inbox
+               Message.payload["answered_from"].as_string().is_(None))
         .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
     return [{"id": mid, "conversation_id": cid, "text": text_, "intent": intent,
              "confidence": confidence, "created_at": at, "why": NOT_UNDERSTOOD}

@@ -110,6 +110,15 @@ def set_understanding(session: Session, *, message_id: int, intent: str | None,
     return message
 
 
+def set_answered_from(session: Session, *, message_id: int, article: str) -> Message:
+    """The help article an inbound message was answered from: such a message was not
+    understood by the NLU, but it is answered, so it leaves the not-understood inbox."""
+    message = _require(session, message_id)
+    # A new dict, not an in-place change: SQLAlchemy's JSON type does not see mutations.
+    message.payload = {**(message.payload or {}), "answered_from": article[:200]}
+    return message
+
+
 def queue_outbound(
     session: Session,
     *,

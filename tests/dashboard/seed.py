@@ -1,8 +1,8 @@
 """A small shop whose KPIs are worked out by hand (the numbers in test_analytics.py).
 
 The period is the three days from T (2026-01-01 00:00 UTC). Conversations:
-  c1 web, day 1: customer (greet) +0s, bot +2s, customer (nlu_fallback 0.3, "can I pay with
-     bitcoin") +60s, bot +62s.
+  c1 web, day 1: customer (greet) +0s, bot +2s (buttons), customer (nlu_fallback 0.3, "can I
+     pay with bitcoin") +60s, bot +62s (answered from the help article payment-security).
   c2 web, day 2: customer (order_status) +0s, bot +4s, customer (human 0.4, "do you accept
      crypto currency") +100s, handoff
      +100s claimed by Anna +160s, Anna replies +190s; rated 5.
@@ -79,9 +79,9 @@ class _Builder:
 
     def say(self, conv: Conversation, who: SenderKind, at: datetime, intent: str | None = None,
             confidence: float | None = None, staff: StaffUser | None = None,
-            text: str | None = None) -> None:
+            text: str | None = None, payload: dict | None = None) -> None:
         inbound = who == SenderKind.CUSTOMER
-        self.session.add(Message(
+        self.session.add(Message(payload=payload,
             conversation_id=conv.id, sender_kind=who, text=text or f"{who} at {at:%H:%M:%S}",
             direction=Direction.INBOUND if inbound else Direction.OUTBOUND, created_at=at,
             intent=intent, confidence=confidence, staff_id=staff.id if staff else None,
@@ -127,9 +127,12 @@ def seed(session: Session) -> Seeded:
     t1 = T + H
     c1 = b.conversation("web", t1, cust["c1"])
     b.say(c1, C, t1, "greet", 0.9)
-    b.say(c1, BOT, t1 + s(2))
+    b.say(c1, BOT, t1 + s(2), payload={"buttons": [{"title": "Track an order",
+                                                    "payload": "/track_order"}]})
     b.say(c1, C, t1 + s(60), "nlu_fallback", 0.3, text="can I pay with bitcoin")
-    b.say(c1, BOT, t1 + s(62))
+    # Answered from a help article (actions/help_answers.py; the gateway stores the source).
+    b.say(c1, BOT, t1 + s(62), payload={"article": {"slug": "payment-security",
+                                                    "title": "Paying safely"}})
 
     t2 = T + DAY + H
     c2 = b.conversation("web", t2, cust["c2"], rating=(5, t2 + H))

@@ -88,7 +88,9 @@ def test_top_intents_and_fallback_rate_of_customer_messages(seeded):
         {"intent": "greet", "count": 2}, {"intent": "human", "count": 2},
         {"intent": "order_status", "count": 2}, {"intent": "nlu_fallback", "count": 1}]
     # the fallback and the 0.4-confidence "human" of 7 customer messages
-    assert figures["fallback"] == {"messages": 7, "not_understood": 2, "fallback_rate": 2 / 7}
+    # ... and one bot answer taken from a help article (c1's; c1's other reply has buttons only)
+    assert figures["fallback"] == {"messages": 7, "not_understood": 2, "fallback_rate": 2 / 7,
+                                   "help_answers": 1}
 
 
 def test_repeat_purchase_and_retention_of_customers_who_chatted_and_who_did_not(seeded):

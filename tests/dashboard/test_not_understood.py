@@ -47,6 +47,36 @@ def test_the_inbox_collects_fallbacks_and_low_confidence_customer_messages(store
                                                                ("nlu_fallback", 0.3)]
 
 
+def test_a_message_a_help_article_answered_leaves_the_inbox(store):
+    from bot import store as gateway_store
+    from bot.messages import Content
+
+    with session_scope() as session:
+        conv = Conversation(channel="web", external_id="helped", started_at=T)
+        session.add(conv)
+        session.flush()
+        asked = Message(conversation_id=conv.id, direction=Direction.INBOUND,
+                        sender_kind=SenderKind.CUSTOMER, text="do gift cards expire?",
+                        created_at=T + timedelta(hours=1))
+        unknown = Message(conversation_id=conv.id, direction=Direction.INBOUND,
+                          sender_kind=SenderKind.CUSTOMER, text="do you rent tents?",
+                          created_at=T + timedelta(hours=2))
+        session.add_all([asked, unknown])
+        session.flush()
+        ids = conv.id, asked.id, unknown.id
+    conv_id, asked_id, unknown_id = ids
+    # The gateway stores the turns as it does live: one answered from an article, one not.
+    with session_scope() as session:
+        gateway_store.after_reply(conv_id, asked_id, "nlu_fallback", 0.3, [Content(
+            "Gift cards are valid for 24 months.", article=("gift-cards", "Gift cards"))],
+            None)(session)
+        gateway_store.after_reply(conv_id, unknown_id, "nlu_fallback", 0.3, [Content(
+            "I'm sorry, I don't know the answer to that.")], None)(session)
+    with session_scope() as session:
+        found = analytics.not_understood_messages(session, Scope(T, END))
+        assert [m["text"] for m in found] == ["do you rent tents?"]
+
+
 def test_similar_messages_share_a_group_named_after_the_commonest_wording(encode):
     messages = _messages("where is my parcel", "where is my parcel", "Where is  my parcel",
                          "my parcel has not arrived yet", "wheres my package",

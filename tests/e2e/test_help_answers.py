@@ -64,8 +64,11 @@ def test_a_help_question_is_answered_from_the_article_with_its_title(shop):
     with session_scope() as session:
         conversation = conversations.get_or_start(session, channel="rest",
                                                   external_id="e2e-help-wash")
-        answer = [m for m in conversations.history(session, conversation_id=conversation.id)
-                  if m.direction.value == "outbound"][-1]
+        history = conversations.history(session, conversation_id=conversation.id)
+        answer = [m for m in history if m.direction.value == "outbound"][-1]
+        asked = [m for m in history if m.direction.value == "inbound"][-1]
+    # Answered, so not in the not-understood inbox, whatever intent the NLU gave it.
+    assert asked.payload["answered_from"] == "clothing-care"
     # Staff (the console's transcript reads the stored payload) see which article answered.
     assert answer.payload["article"] == {"slug": "clothing-care",
                                          "title": "Caring for clothing, wool and merino"}
