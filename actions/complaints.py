@@ -21,10 +21,10 @@ from actions.identifiers import (
     latest_intent,
     order_number_from_message,
     order_number_in,
-    typed,
     words_of_latest_request,
 )
 from actions.store import in_store, sender_identity
+from actions.texts import typed
 from actions.verification import (
     MAX_FAILURES,
     EmailSlotValidation,

@@ -24,10 +24,10 @@ from actions.help_answers import (
     is_question,
     send_dont_know,
     send_help_answer,
-    typed_text,
 )
 from actions.intent_labels import SOMETHING_ELSE, label
 from actions.language import english_only_text, other_language
+from actions.texts import latest_text
 
 ACTION_NAME = "action_kefu_fallback"
 LISTEN = "action_listen"
@@ -162,7 +162,6 @@ class ActionKefuFallback(Action):
         latest = tracker.latest_message or {}
         first_miss = consecutive_misses(tracker.events) < 2
         guesses = likely_intents(latest) if first_miss else []
-        answer = None
         if offer_english_or_a_person(dispatcher, tracker):
             pass  # a person or English: asking to rephrase in English would not help
         elif chose_something_else(tracker):
@@ -175,7 +174,7 @@ class ActionKefuFallback(Action):
             dispatcher.utter_message(
                 response="utter_did_you_mean",
                 buttons=did_you_mean_buttons(guesses, latest.get("entities") or []))
-        elif first_miss and is_question(typed_text(tracker)):
+        elif first_miss and is_question(latest_text(tracker)):
             # A question neither an intent nor the help pages answer: say so, offer a person.
             send_dont_know(dispatcher)
         elif first_miss:

@@ -19,7 +19,8 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.identifiers import latest_intent, latest_text
+from actions.identifiers import latest_intent
+from actions.texts import latest_text
 
 STOP_INTENTS = frozenset({"deny"})
 # Said on their own inside a form, these are about the form, not an order or the newsletter.

@@ -15,6 +15,7 @@ import re
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.texts import latest_text
 from knowledge.help_service import HelpAnswer, get_help_service
 
 logger = logging.getLogger(__name__)
@@ -30,19 +31,13 @@ _QUESTION_START = re.compile(
     r"would|should|may|have|has|any)\b", re.IGNORECASE)
 
 
-def typed_text(tracker: Tracker) -> str:
-    """What the customer typed last ('' for a button payload such as '/affirm')."""
-    text = ((tracker.latest_message or {}).get("text") or "").strip()
-    return "" if text.startswith("/") else text
-
-
 def is_question(text: str) -> bool:
     return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
 
 
 async def find_help_answer(tracker: Tracker) -> HelpAnswer | None:
     """The help centre's answer to what the customer typed (None: none, or a button tap)."""
-    text = typed_text(tracker)
+    text = latest_text(tracker).strip()
     if len(text.split()) < 2:
         return None  # one word is a topic, not a question the help centre can answer
     try:
@@ -56,8 +51,7 @@ def send_help_answer(dispatcher: CollectingDispatcher, answer: HelpAnswer) -> No
     dispatcher.utter_message(
         text=f"{answer.excerpt()}\n\n(From our help page “{answer.title}”.)",
         buttons=[HANDOFF_BUTTON],
-        json_message={"type": SOURCE_TYPE, "slug": answer.slug, "title": answer.title,
-                      "heading": answer.passage.heading, "score": round(answer.score, 3)},
+        json_message={"type": SOURCE_TYPE, "slug": answer.slug, "title": answer.title},
     )
 
 

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.fallback import ACTION_NAME as FALLBACK_ACTION
 from actions.fallback import customer_turns
 from actions.order_choice import recent_order_buttons
+from actions.texts import latest_text, typed
 from kefu_config.policy import load_policy
 
 # A bare ticket number, accepted while the conversation is about a ticket.
@@ -31,17 +32,6 @@ _TOKEN_EDGES = ".,;:!?()[]\"'“”"
 # order_id entity to its slot for the same intents).
 ORDER_INTENTS = frozenset({"inform", "track_order", "cancel_order", "change_order",
                            "refund_status", "return_item", "payment_issue"})
-
-
-def typed(text: str | None) -> str:
-    """What the customer typed; '' for a button payload ('/affirm')."""
-    text = text or ""
-    return "" if text.lstrip().startswith("/") else text
-
-
-def latest_text(tracker: Tracker) -> str:
-    """What the customer typed last; '' for a button payload ('/affirm')."""
-    return typed((tracker.latest_message or {}).get("text"))
 
 
 def words_of_latest_request(tracker: Tracker) -> str:

@@ -1,10 +1,24 @@
-"""Small formatting helpers so every answer shows dates and money the same way."""
+"""Small text helpers: what the customer typed, and dates and money shown the same way in
+every answer."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from rasa_sdk import Tracker
+
 from kefu_config.money import money  # noqa: F401 - the actions write money with it
+
+
+def typed(text: str | None) -> str:
+    """What the customer typed; '' for a button payload ('/affirm')."""
+    text = text or ""
+    return "" if text.lstrip().startswith("/") else text
+
+
+def latest_text(tracker: Tracker) -> str:
+    """What the customer typed last; '' for a button payload ('/affirm')."""
+    return typed((tracker.latest_message or {}).get("text"))
 
 
 def day(value: datetime | None) -> str:

@@ -152,8 +152,7 @@ def message_public(message: Message) -> MessagePublic:
         image=content.image, at=message.created_at,
         status=message.delivery_status.value if message.delivery_status else None,
         staff_id=message.staff_id, intent=message.intent, confidence=message.confidence,
-        article=({"slug": content.article[0], "title": content.article[1]}
-                 if content.article else None),
+        article=content.article_json(),
     )
 
 

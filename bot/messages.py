@@ -82,8 +82,12 @@ class Content:
         if self.summary:
             payload["summary"] = True
         if self.article:
-            payload["article"] = {"slug": self.article[0], "title": self.article[1]}
+            payload["article"] = self.article_json()
         return payload or None
+
+    def article_json(self) -> dict[str, str] | None:
+        """The help article the text came from, as stored and as staff pages show it."""
+        return {"slug": self.article[0], "title": self.article[1]} if self.article else None
 
     @classmethod
     def from_stored(cls, text: str, payload: dict[str, Any] | None) -> Content:
@@ -248,7 +252,7 @@ class ChatMessage:
         if self.content.image:
             data["image"] = self.content.image
         if self.content.article:
-            data["article"] = {"slug": self.content.article[0], "title": self.content.article[1]}
+            data["article"] = self.content.article_json()
         if self.client_id:
             data["client_id"] = self.client_id
         return data

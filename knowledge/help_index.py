@@ -22,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from kefu_config import clock
 from knowledge.embedder import Embedder
 from knowledge.help_articles import Article, Passage
-from knowledge.index_store import IndexMissingError, IndexModelMismatchError, write_lock
+from knowledge.index_store import (
+    IndexMissingError,
+    IndexModelMismatchError,
+    embed_texts,
+    write_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,32 +112,23 @@ def sync_help_index(
                 old = {p.hash: v for p, v in zip(old_passages, old_vectors)}
             except (IndexMissingError, IndexModelMismatchError, ValueError, OSError):
                 old = {}
-        new = [p for p in passages if p.hash not in old]
-        fresh: dict[str, np.ndarray] = {}
-        if new:
-            with tqdm(total=len(new), desc="embedding help passages", unit="passage",
-                      disable=not progress) as bar:
-                for start in range(0, len(new), 64):
-                    batch = new[start:start + 64]
-                    for p, v in zip(batch, embedder.encode([p.embedding_text() for p in batch])):
-                        fresh[p.hash] = v
-                    bar.update(len(batch))
+        new = list({p.hash: p for p in passages if p.hash not in old}.values())
+        fresh = dict(zip((p.hash for p in new), embed_texts(
+            embedder, [p.embedding_text() for p in new], progress=progress,
+            what="help passage")))
         hashes = [p.hash for p in passages]
-        kept = set(hashes)
         report = HelpSyncReport(
             articles=len(articles), passages=len(passages), added=len(new),
-            removed=len([h for h in old if h not in kept]), embedded=len(new),
+            removed=len(set(old) - set(hashes)), embedded=len(new),
         )
-        unchanged_source = meta is not None and meta.get("source") == source \
-            and meta.get("source_state") == source_state
-        if report.unchanged and meta is not None and meta.get("model") == embedder.name \
-                and [p["hash"] for p in meta["passages"]] == hashes:
-            if not unchanged_source:  # same text, touched files: remember the new probe
+        if old and [p["hash"] for p in meta["passages"]] == hashes:
+            # The same text in the same order: at most the folder's probe moved.
+            if (meta.get("source"), meta.get("source_state")) != (source, source_state):
                 _write_meta(directory, {**meta, "source": source, "source_state": source_state})
             report.seconds = time.perf_counter() - started
             return report
-        vectors = np.stack([fresh.get(h, old.get(h)) for h in hashes]).astype(np.float32) \
-            if hashes else np.zeros((0, embedder.dimension), dtype=np.float32)
+        vectors = np.stack([fresh[h] if h in fresh else old[h] for h in hashes]).astype(
+            np.float32) if hashes else np.zeros((0, embedder.dimension), dtype=np.float32)
         vector_file = f"vectors-{uuid.uuid4().hex[:12]}.npy"
         tmp = directory / f"{vector_file}.tmp"
         with open(tmp, "wb") as fh:

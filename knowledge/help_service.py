@@ -82,9 +82,10 @@ class HelpSearcher:
 
         self.passages = passages
         self.embedder = embedder
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.index = faiss.IndexFlatIP(embedder.dimension)
         if len(vectors):
-            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+            self.index.add(self.vectors)
         self.lexical = LexicalIndex([p.embedding_text() for p in passages])
 
     def __len__(self) -> int:
@@ -106,13 +107,13 @@ class HelpSearcher:
         scale = self.lexical.coverage_scale(words)
         for p in np.argsort(-lexical_scores)[:CANDIDATES]:
             if lexical_scores[p] > 0:
-                dense.setdefault(int(p), float(self.index.reconstruct(int(p)) @ vector[0]))
-        answers = [
-            HelpAnswer(self.passages[p], DENSE_WEIGHT * d
-                       + (1 - DENSE_WEIGHT) * min(float(lexical_scores[p]) / scale, 1.0),
-                       d, float(lexical_scores[p]) / scale)
-            for p, d in dense.items()
-        ]
+                dense.setdefault(int(p), float(self.vectors[p] @ vector[0]))
+        answers = []
+        for p, d in dense.items():
+            lexical = float(lexical_scores[p]) / scale
+            answers.append(HelpAnswer(self.passages[p],
+                                      DENSE_WEIGHT * d + (1 - DENSE_WEIGHT) * min(lexical, 1.0),
+                                      d, lexical))
         answers.sort(key=lambda a: -a.score)
         return answers[:k]
 
@@ -166,16 +167,14 @@ class HelpService:
             return
         self._last_check = now
         folder = self.source_folder()
-        meta = read_meta(self.directory)
         if folder is None:
             return
+        meta = read_meta(self.directory) or {}
         try:
-            state = folder_state(folder)
-            if meta is not None and meta.get("source") == str(folder) \
-                    and meta.get("source_state") == state:
+            if (meta.get("source"), meta.get("source_state")) == (str(folder),
+                                                                  folder_state(folder)):
                 return
-            report = sync_help_index(load_folder(folder), self.embedder, self.directory,
-                                     source=str(folder), source_state=state)
+            report = self.sync(folder)
         except (HelpError, OSError) as exc:
             # A half-edited article must not take the help answers down: keep the last index.
             logger.warning("help articles in %s not re-indexed: %s", folder, exc)
@@ -203,9 +202,11 @@ class HelpService:
             ranked = self.searcher().ranked(question, k=1)
         except KnowledgeIndexError:
             return None
-        if ranked and ranked[0].dense >= self.min_score:
-            return ranked[0]
-        return None
+        return ranked[0] if ranked and self.confident(ranked[0]) else None
+
+    def confident(self, answer: HelpAnswer) -> bool:
+        """Whether a ranked passage is close enough in meaning to answer with."""
+        return answer.dense >= self.min_score
 
 
 _services: dict[tuple, HelpService] = {}

@@ -356,10 +356,15 @@ def _write(
 
 
 def _embed(embedder: Embedder, items: Sequence[CatalogItem], progress: bool) -> np.ndarray:
-    texts = [i.embedding_text() for i in items]
+    return embed_texts(embedder, [i.embedding_text() for i in items], progress=progress)
+
+
+def embed_texts(embedder: Embedder, texts: Sequence[str], *, progress: bool,
+                what: str = "product") -> np.ndarray:
+    """Vectors for `texts` in chunks, with a progress bar of `what`s when asked for."""
     chunk = 256
     parts = []
-    with tqdm(total=len(texts), desc="embedding products", unit="product", disable=not progress) as bar:
+    with tqdm(total=len(texts), desc=f"embedding {what}s", unit=what, disable=not progress) as bar:
         for start in range(0, len(texts), chunk):
             parts.append(embedder.encode(texts[start : start + chunk]))
             bar.update(min(chunk, len(texts) - start))

@@ -149,8 +149,8 @@ def ask(question: str = typer.Argument(..., help="A customer's question."),
         ranked = service.searcher().ranked(question, k=k)
     except _failures() as exc:
         _fail(str(exc))
-    answer = service.answer(question)
-    verdict = f"answers from {answer.slug}" if answer else "no answer (would offer a person)"
+    answers = ranked and service.confident(ranked[0])
+    verdict = f"answers from {ranked[0].slug}" if answers else "no answer (would offer a person)"
     typer.echo(f"{verdict}; threshold {service.min_score:.2f}")
     for rank, hit in enumerate(ranked, start=1):
         typer.echo(f"{rank:>2}. {hit.score:.3f} (meaning {hit.dense:.3f}, words {hit.lexical:.3f})"
