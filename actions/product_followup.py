@@ -87,14 +87,15 @@ def names_product(text: str, product_name: str) -> bool:
 
 
 def is_about_shown(text: str, *, shown_name: str, named: str | None,
-                   best_match_name: str | None) -> bool:
+                   best_match_name: str | None, asks_attribute: bool = False) -> bool:
     """Whether a product question is about the product just shown (`shown_name`).
 
     `named`: the product the NLU found in the message, if any; `best_match_name`: the name of
     the search's best good answer, None when the search found nothing good. It is about the
     shown product when it names no other product and points back at it ("is it in stock?"),
     or when the search found nothing and the question is only stock, price or a colour
-    ("how much?", "any in blue?"). A question with other words and no good match stays a
+    ("how much?", "any in blue?") or asks about one of the shown product's attributes
+    (`asks_attribute`: "weight?", "what sizes?"). A question with other words and no good match stays a
     search ("do you have kayaks in stock?" is not about the boots just shown).
     """
     if named and not any(mentions(w, shown_name) for w in words(named)):
@@ -108,6 +109,8 @@ def is_about_shown(text: str, *, shown_name: str, named: str | None,
         return True
     if best_match_name is not None:
         return False
+    if asks_attribute:
+        return True
     asked = asked_about(text, shown_name)
     return (asked.stock or asked.price or bool(asked.features)) and all(
         f in COLOURS for f in asked.features)

@@ -21,6 +21,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.identifiers import words_of_latest_request
+from actions.product_details import AttributeAnswer, attribute_asked
 from actions.product_followup import Asked, asked_about, is_about_shown, mentions
 from actions.store import in_store, sender_identity
 from actions.texts import money
@@ -28,6 +29,7 @@ from crm_store.models import InterestSource
 from crm_store.normalise import normalise_topic
 from crm_store.services import customers, interests, products
 from knowledge import SearchFilters, get_service, recommend_for_customer
+from knowledge.catalog import attribute_line
 from knowledge.search import SearchHit
 
 logger = logging.getLogger(__name__)
@@ -141,9 +143,7 @@ class ActionProductQuestion(Action):
             hits = await _search(query, k=SHOW * 3, filters=filters)
         except Exception:  # an index being rebuilt must not leave the customer without a reply
             logger.exception("product search failed")
-            if shown is not None and is_about_shown(query, shown_name=shown.name,
-                                                    named=_entity(tracker, "product"),
-                                                    best_match_name=None):
+            if shown is not None and about_shown(query, shown, _entity(tracker, "product"), []):
                 return _answer_about(dispatcher, shown, query)  # its entry is in the store
             dispatcher.utter_message(response="utter_products_unavailable")
             return []
@@ -152,21 +152,23 @@ class ActionProductQuestion(Action):
         await in_store(lambda s: _record_inferred_interests(s, channel, external_id, query,
                                                             entity_topics))
         good = [hit for hit in hits if is_good_answer(hit)]
-        if shown is not None and is_about_shown(
-                query, shown_name=shown.name, named=_entity(tracker, "product"),
-                best_match_name=good[0].item.name if good else None):
+        if shown is not None and about_shown(query, shown, _entity(tracker, "product"), good):
             return _answer_about(dispatcher, shown, query)
         if not good:
             dispatcher.utter_message(response="utter_no_product_match")
             return [SlotSet("shown_products", []), SlotSet(LAST_PRODUCT, None)]
         best = good[0]
         item = best.item
-        sentence = relevant_sentence(item.description, query)
+        asked = attribute_asked(query, item.name, item.attributes)
+        sentence = (attribute_line(asked.name, asked.text) if asked
+                    else relevant_sentence(item.description, query))
         detail = f"{stock_text(item.stock).capitalize()}. {sentence}".strip()
         dispatcher.utter_message(
             text="Here's what I found:",
             json_message={"type": "products", "products": [product_card(item, detail=detail)]},
         )
+        if asked and asked.lacks:
+            _say_attribute(dispatcher, item.name, asked)
         more = [hit.item.sku for hit in good[1:]]
         if more:
             dispatcher.utter_message(
@@ -174,6 +176,14 @@ class ActionProductQuestion(Action):
                 buttons=[{"title": "Show more", "payload": "/affirm"},
                          {"title": "No, thanks", "payload": "/deny"}])
         return [SlotSet("shown_products", more), SlotSet(LAST_PRODUCT, item.sku)]
+
+
+def about_shown(query: str, shown, named: str | None, good: list[SearchHit]) -> bool:
+    """Whether the question is about the product shown last rather than a new search."""
+    return is_about_shown(query, shown_name=shown.name, named=named,
+                          best_match_name=good[0].item.name if good else None,
+                          asks_attribute=attribute_asked(query, shown.name,
+                                                         shown.attributes) is not None)
 
 
 async def _product(sku: Any):
@@ -195,10 +205,15 @@ async def _answer_about_sku(dispatcher: CollectingDispatcher, sku: str) -> list[
 def _answer_about(dispatcher: CollectingDispatcher, item, question: str) -> list[dict[str, Any]]:
     """What the question asks about this one product, from its catalog entry only: its price,
     its stock, and whether the words asked about (a colour, a material, a feature) are in its
-    name or description; a question that asks nothing in particular gets its card."""
+    name or description, or its attributes; a question that asks nothing in particular gets
+    its card."""
     asked = asked_about(question, item.name)
-    if not asked.anything():
-        detail = f"{stock_text(item.stock).capitalize()}. {item.description or ''}".strip()
+    # "what colours?", "is it dishwasher safe?": answered in the shop's own words.
+    attribute = attribute_asked(question, item.name, item.attributes)
+    if attribute is None and not asked.anything():  # "tell me more": the whole entry
+        lines = [attribute_line(name, text) for name, text in (item.attributes or {}).items()]
+        detail = " ".join([f"{stock_text(item.stock).capitalize()}.", item.description or "",
+                           *(f"{line.rstrip('.')}." for line in lines)]).strip()
         dispatcher.utter_message(
             text=f"Here's more about {item.name}:",
             json_message={"type": "products", "products": [product_card(item, detail=detail)]})
@@ -208,8 +223,21 @@ def _answer_about(dispatcher: CollectingDispatcher, item, question: str) -> list
                                  price=money(item.price))
     if asked.stock:
         _say_stock(dispatcher, item)
-    _say_features(dispatcher, item, asked)
+    if attribute is not None:
+        _say_attribute(dispatcher, item.name, attribute)
+    else:
+        _say_features(dispatcher, item, asked)
     return [SlotSet(LAST_PRODUCT, item.sku)]
+
+
+def _say_attribute(dispatcher: CollectingDispatcher, product: str,
+                   answer: AttributeAnswer) -> None:
+    line = attribute_line(answer.name, answer.text)
+    if answer.lacks:
+        dispatcher.utter_message(response="utter_product_attribute_lacks", product=product,
+                                 line=line.rstrip("."), value=answer.lacks)
+    else:
+        dispatcher.utter_message(response="utter_product_attribute", product=product, line=line)
 
 
 def _say_stock(dispatcher: CollectingDispatcher, item) -> None:

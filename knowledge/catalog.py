@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from crm_store.importers.products import parse_attributes
+
 
 class CatalogError(ValueError):
     """A catalog that cannot be indexed (bad CSV row, duplicate SKU, ...)."""
@@ -32,6 +34,8 @@ class CatalogItem:
     description: str = ""
     stock: int = 0
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # The shop's attributes as (name, text) pairs in its own order ("material", "100% wool").
+    attributes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # The crm_store primary key, when the item comes from the store.
     product_id: int | None = None
 
@@ -46,7 +50,12 @@ class CatalogItem:
             parts.append(", ".join(self.tags))
         if self.description:
             parts.append(self.description)
+        parts.extend(self.attribute_lines())
         return ". ".join(p.strip() for p in parts if p and p.strip())
+
+    def attribute_lines(self) -> list[str]:
+        """"Material: 100% merino wool", one per attribute, as a product page lists them."""
+        return [attribute_line(name, text) for name, text in self.attributes]
 
     def lexical_text(self) -> str:
         """What BM25 reads: the embedded text plus the SKU, which the model cannot use."""
@@ -64,6 +73,7 @@ class CatalogItem:
         record = asdict(self)
         record["price"] = str(self.price)
         record["tags"] = list(self.tags)
+        record["attributes"] = dict(self.attributes)
         return record
 
     @classmethod
@@ -76,8 +86,15 @@ class CatalogItem:
             description=record.get("description") or "",
             stock=int(record.get("stock") or 0),
             tags=tuple(record.get("tags") or ()),
+            attributes=tuple((record.get("attributes") or {}).items()),
             product_id=record.get("product_id"),
         )
+
+
+def attribute_line(name: str, text: str) -> str:
+    """An attribute as a product page shows it: "Care: machine wash 30 °C"."""
+    label = name.replace("_", " ").strip()
+    return f"{label[:1].upper()}{label[1:]}: {text}"
 
 
 def _sha(text: str) -> str:
@@ -106,7 +123,8 @@ CSV_COLUMNS = ("sku", "name", "category", "price", "description", "stock", "tags
 
 
 def load_csv(path: Path) -> list[CatalogItem]:
-    """Read a catalog CSV (`sku,name,category,price,description,stock,tags`, tags `;`-separated).
+    """Read a catalog CSV (`sku,name,category,price,description,stock,tags`, tags `;`-separated;
+    any other column, and an `attributes` JSON column, are the product's attributes).
 
     Refuses the whole file, naming the rows at fault, rather than indexing part of it.
     """
@@ -129,6 +147,11 @@ def load_csv(path: Path) -> list[CatalogItem]:
 
 
 def _item_from_row(row: dict) -> CatalogItem:
+    problems: list[str] = []
+    attributes = parse_attributes(
+        {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}, problems)
+    if problems:
+        raise ValueError("; ".join(problems))
     sku = (row.get("sku") or "").strip()
     name = (row.get("name") or "").strip()
     if not sku or not name:
@@ -149,4 +172,5 @@ def _item_from_row(row: dict) -> CatalogItem:
         description=(row.get("description") or "").strip(),
         stock=int(stock_text),
         tags=tags,
+        attributes=tuple(attributes.items()),
     )

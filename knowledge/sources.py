@@ -67,6 +67,7 @@ class StoreSource:
                     description=p.description or "",
                     stock=p.stock,
                     tags=tuple(p.tags or ()),
+                    attributes=tuple((p.attributes or {}).items()),
                     product_id=p.id,
                 )
                 for p in products.list_products(session)

@@ -98,11 +98,12 @@ def _cell_problems(record: list[str]) -> list[str]:
 
 
 def read_rows(
-    path: Path, *, columns: tuple[str, ...], result: ImportResult
+    path: Path, *, columns: tuple[str, ...], result: ImportResult, keep_extra: bool = False
 ) -> list[tuple[int, dict[str, str]]]:
     """(row number, {column: stripped cell}) for every non-empty record.
 
-    Missing columns reject the file; extra columns are ignored with a warning. Text that is
+    Missing columns reject the file; extra columns are ignored with a warning, or with
+    `keep_extra` returned too under their lower-cased names (a product's attributes). Text that is
     not UTF-8 (a latin-1 export) or holds NUL characters rejects the file, listing every row
     at fault.
     """
@@ -131,10 +132,14 @@ def read_rows(
             if duplicates:
                 raise ImportRejected(path, [RowError(1, "repeated column(s): "
                                                      + ", ".join(duplicates))])
-            extra = [h for h in names if h not in columns]
+            extra = [h for h in names if h and h not in columns]
             if extra:
-                result.warnings.append("ignored column(s) not in the format: " + ", ".join(extra))
+                result.warnings.append(
+                    ("column(s) read as attributes: " if keep_extra
+                     else "ignored column(s) not in the format: ") + ", ".join(extra))
             index = {name: names.index(name) for name in columns}
+            if keep_extra:
+                index.update({name: names.index(name) for name in extra})
             rows = []
             bad_text: list[RowError] = []
             for number, record in enumerate(reader, start=2):

@@ -1,11 +1,15 @@
 """`kefu import products FILE.csv`: upsert the catalog by SKU.
 
-The result lists the SKUs added, changed and (with prune) archived, so the product index can
+Columns beyond the required ones are the product's attributes, named as the shop names them
+("material", "colours", "care"...), and an `attributes` column may hold more as a JSON object
+(`{"material": "merino wool", "sizes": ["S", "M"]}`); a column wins over the same name in JSON.
+Empty cells are no attribute. The result lists the SKUs added, changed and (with prune) archived, so the product index can
 re-embed only those.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -34,6 +38,10 @@ from crm_store.services import audit
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("sku", "name", "category", "price", "description", "stock", "tags")
+ATTRIBUTES_COLUMN = "attributes"
+MAX_ATTRIBUTE_NAME = 60
+MAX_ATTRIBUTE_TEXT = 1000
+MAX_ATTRIBUTES = 50
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,63}$")
 
 
@@ -47,6 +55,46 @@ class ProductRow:
     description: str
     stock: int
     tags: list[str]
+    attributes: dict[str, str]
+
+
+def _attribute_text(name: str, value, problems: list[str]) -> str | None:
+    """A JSON attribute's value as text: lists become "a; b", numbers their digits."""
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        value = "; ".join(str(v).strip() for v in value if str(v).strip())
+    elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        problems.append(f"attribute {name!r} must be text, a number or a list of them")
+        return None
+    return str(value).strip()
+
+
+def parse_attributes(cells: dict[str, str], problems: list[str]) -> dict[str, str]:
+    """The product's attributes: the `attributes` JSON object, then every extra column."""
+    found: dict[str, str] = {}
+    raw = cells.get(ATTRIBUTES_COLUMN, "")
+    if raw:
+        try:
+            decoded = json.loads(raw)
+        except ValueError as exc:
+            decoded = None
+            problems.append(f"attributes is not valid JSON ({exc.msg} at character {exc.pos})")
+        else:
+            if not isinstance(decoded, dict):
+                problems.append("attributes must be a JSON object of name: value")
+                decoded = None
+        for name, value in (decoded or {}).items():
+            text = _attribute_text(name, value, problems)
+            if text and name.strip():
+                found[name.strip().lower()] = text
+    for name, value in cells.items():
+        if name not in COLUMNS and name != ATTRIBUTES_COLUMN and value:
+            found[name] = value
+    for name, value in found.items():
+        check_length(name, f"attribute name {name[:20]!r}", MAX_ATTRIBUTE_NAME, problems)
+        check_length(value, f"attribute {name[:20]!r}", MAX_ATTRIBUTE_TEXT, problems)
+    if len(found) > MAX_ATTRIBUTES:
+        problems.append(f"{len(found)} attributes; at most {MAX_ATTRIBUTES}")
+    return found
 
 
 def parse_row(number: int, cells: dict[str, str]) -> ProductRow:
@@ -76,16 +124,19 @@ def parse_row(number: int, cells: dict[str, str]) -> ProductRow:
         stock = attempt(lambda: parse_int(cells["stock"], "stock", minimum=0))
     check_length(cells["name"], "name", 300, problems)
     check_length(cells["category"], "category", 120, problems)
+    attributes = parse_attributes(cells, problems)
     if problems:
         raise RowProblem("; ".join(problems))
     return ProductRow(number, sku, cells["name"], cells["category"], price,
-                      cells["description"], stock, split_list(cells["tags"]))
+                      cells["description"], stock, split_list(cells["tags"]), attributes)
 
 
 def _differs(product: Product, row: ProductRow) -> bool:
     return (product.name, product.category, product.price, product.description, product.stock,
-            list(product.tags), product.archived_at is not None) != (
-        row.name, row.category, row.price, row.description, row.stock, row.tags, False)
+            list(product.tags), dict(product.attributes or {}),
+            product.archived_at is not None) != (
+        row.name, row.category, row.price, row.description, row.stock, row.tags, row.attributes,
+        False)
 
 
 def _later_wins(earlier: ProductRow, later: ProductRow, number: int) -> tuple[ProductRow, str]:
@@ -105,7 +156,8 @@ def import_products(
     """
     path = Path(path)
     result = ImportResult(kind="products", path=path)
-    parsed = parse_all(path, read_rows(path, columns=COLUMNS, result=result), parse=parse_row,
+    rows = read_rows(path, columns=COLUMNS, result=result, keep_extra=True)
+    parsed = parse_all(path, rows, parse=parse_row,
                        key=lambda row: row.sku, repeated=_later_wins, result=result)
     if session is None:
         with session_scope() as own:
@@ -125,11 +177,13 @@ def _write(session: Session, parsed: dict[str, ProductRow], prune: bool, result:
         if product is None:
             session.add(Product(sku=row.sku, name=row.name, category=row.category,
                                 price=row.price, description=row.description, stock=row.stock,
-                                tags=row.tags, created_at=now, updated_at=now))
+                                tags=row.tags, attributes=row.attributes, created_at=now,
+                                updated_at=now))
             result.added.append(row.sku)
         elif _differs(product, row):
             product.name, product.category, product.price = row.name, row.category, row.price
             product.description, product.stock, product.tags = row.description, row.stock, row.tags
+            product.attributes = row.attributes
             product.archived_at = None
             product.updated_at = now
             result.changed.append(row.sku)

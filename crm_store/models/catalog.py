@@ -24,6 +24,8 @@ class Product(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     stock: Mapped[int] = mapped_column(default=0)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The shop's own attribute names and texts ("material": "100% merino wool"), in its order.
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]

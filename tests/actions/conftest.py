@@ -79,8 +79,8 @@ def said(dispatcher: CollectingDispatcher) -> list[str]:
 
 @contextmanager
 def catalog_store(tmp_path, monkeypatch, products: list[tuple]) -> Iterator[tuple]:
-    """A migrated SQLite store with `products` (sku, name, category, price, description, stock)
-    and a real index of them. Yields the open unit of work that adds them and {sku: Product},
+    """A migrated SQLite store with `products` (sku, name, category, price, description, stock
+    [, attributes]) and a real index of them. Yields the open unit of work that adds them and {sku: Product},
     for the caller to add customers and orders; indexes the catalog when the block ends."""
     from decimal import Decimal
 
@@ -99,9 +99,10 @@ def catalog_store(tmp_path, monkeypatch, products: list[tuple]) -> Iterator[tupl
     migrate.upgrade(url=url)
     with session_scope() as session:
         rows = {}
-        for sku, name, category, price, description, stock in products:
+        for sku, name, category, price, description, stock, *attributes in products:
             rows[sku] = Product(sku=sku, name=name, category=category, price=Decimal(price),
-                                description=description, stock=stock, tags=[])
+                                description=description, stock=stock, tags=[],
+                                attributes=attributes[0] if attributes else {})
             session.add(rows[sku])
         session.flush()
         yield session, rows

@@ -85,15 +85,60 @@ def test_bad_rows_reject_the_whole_file_with_row_numbers(store, write_csv):
     assert _catalog() == {}
 
 
-def test_missing_columns_reject_and_extra_columns_warn(store, write_csv):
+def test_missing_columns_reject_and_extra_columns_are_attributes(store, write_csv):
     with pytest.raises(ImportRejected, match="missing column.*stock"):
         import_products(write_csv("p.csv", "sku,name,category,price,description,tags\n"))
     result = import_products(write_csv("p2.csv", """
-        sku,name,category,price,description,stock,tags,supplier
+        sku,name,category,price,description,stock,tags,Supplier
         HIK-001,Jacket,Hiking & Outdoor,10.00,Dry.,1,a,ACME
     """))
     assert result.added == ["HIK-001"]
-    assert result.warnings == ["ignored column(s) not in the format: supplier"]
+    assert result.warnings == ["column(s) read as attributes: supplier"]
+    assert _attributes() == {"HIK-001": {"supplier": "ACME"}}
+
+
+def _attributes() -> dict[str, dict]:
+    with session_scope() as session:
+        return {p.sku: p.attributes for p in products.list_products(session)}
+
+
+def test_attribute_columns_and_a_json_column_become_the_products_attributes(store, write_csv):
+    result = import_products(write_csv("p.csv", """
+        sku,name,category,price,description,stock,tags,material,colours,attributes
+        COA-001,Wool Coat,Fashion,219,Warm.,3,,Recycled wool,black; navy,"{""sizes"": [""S"", ""M""], ""warranty"": 2, ""colours"": ""red""}"
+        KIT-001,Skillet,Kitchen,49,Heavy.,9,,Cast iron,,
+    """))
+    assert result.added == ["COA-001", "KIT-001"]
+    # A column wins over JSON; an empty cell is no attribute; lists and numbers become text.
+    assert _attributes() == {
+        "COA-001": {"sizes": "S; M", "warranty": "2", "colours": "black; navy",
+                    "material": "Recycled wool"},
+        "KIT-001": {"material": "Cast iron"}}
+    changed = import_products(write_csv("p2.csv", """
+        sku,name,category,price,description,stock,tags,material
+        COA-001,Wool Coat,Fashion,219,Warm.,3,,Recycled wool
+        KIT-001,Skillet,Kitchen,49,Heavy.,9,,Cast iron
+    """))
+    assert changed.changed == ["COA-001"] and changed.unchanged == 1
+    assert _attributes()["COA-001"] == {"material": "Recycled wool"}
+
+
+def test_bad_attributes_reject_the_file_with_row_numbers(store, write_csv):
+    bad = write_csv("p.csv", """
+        sku,name,category,price,description,stock,tags,attributes
+        A-1,Fine,Fashion,1,,1,,"{""material"": ""wool""}"
+        A-2,Broken JSON,Fashion,1,,1,,{material: wool}
+        A-3,A list,Fashion,1,,1,,"[""wool""]"
+        A-4,Nested,Fashion,1,,1,,"{""size"": {""eu"": 40}}"
+    """)
+    with pytest.raises(ImportRejected) as caught:
+        import_products(bad)
+    rows = {e.row: e.message for e in caught.value.errors}
+    assert set(rows) == {3, 4, 5}
+    assert "attributes is not valid JSON" in rows[3]
+    assert "attributes must be a JSON object" in rows[4]
+    assert "attribute 'size' must be text, a number or a list of them" in rows[5]
+    assert _catalog() == {}
 
 
 def test_duplicate_skus_merge_to_the_later_row(store, write_csv):

@@ -194,3 +194,33 @@ def test_searches_from_many_threads_while_the_index_is_rewritten(tmp_path, catal
         results = list(answers)
     assert len(results) == 60
     assert all(sku == expected[query] for query, sku in results)
+
+
+def test_attributes_are_searchable_and_a_changed_attribute_is_re_embedded(fresh_service, catalog):
+    """Issue 15: a product's attributes (material, colours, care...) are part of what is searched."""
+    fresh_service.build(catalog, source="test")
+    by_sku = {i.sku: i for i in catalog}
+    coat = replace(by_sku["KIT-002"], attributes=(("material", "Double-wall stainless steel"),
+                                                  ("colours", "matte black; sage green")))
+    report = fresh_service.sync([*(i for i in catalog if i.sku != "KIT-002"), coat], source="test")
+    assert (report.changed, report.embedded) == (1, 1)
+    hit = fresh_service.search("sage green steel flask", k=1)[0]
+    assert hit.item.sku == "KIT-002"
+    assert hit.item.attribute_lines() == ["Material: Double-wall stainless steel",
+                                          "Colours: matte black; sage green"]
+
+
+def test_a_catalog_csv_reads_extra_columns_as_attributes(tmp_path):
+    from knowledge.catalog import CatalogError, load_csv
+
+    path = tmp_path / "products.csv"
+    path.write_text("sku,name,category,price,description,stock,tags,Care,attributes\n"
+                    'A-1,Skillet,Kitchen,49,Heavy.,3,,Hand wash only,"{""weight"": ""2.4 kg""}"\n',
+                    encoding="utf-8")
+    [item] = load_csv(path)
+    assert dict(item.attributes) == {"weight": "2.4 kg", "care": "Hand wash only"}
+    assert CatalogItem.from_record(item.to_record()) == item
+    path.write_text("sku,name,category,price,attributes\nA-1,Skillet,Kitchen,49,[1]\n",
+                    encoding="utf-8")
+    with pytest.raises(CatalogError, match="row 2: attributes must be a JSON object"):
+        load_csv(path)
