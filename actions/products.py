@@ -21,7 +21,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.identifiers import words_of_latest_request
-from actions.product_details import AttributeAnswer, attribute_asked
+from actions.product_details import AttributeAnswer, attribute_asked, only_about
 from actions.product_followup import Asked, asked_about, is_about_shown, mentions
 from actions.store import in_store, sender_identity
 from actions.texts import money
@@ -180,10 +180,12 @@ class ActionProductQuestion(Action):
 
 def about_shown(query: str, shown, named: str | None, good: list[SearchHit]) -> bool:
     """Whether the question is about the product shown last rather than a new search."""
+    attribute = attribute_asked(query, shown.name, shown.attributes)
+    if attribute is not None and not named and only_about(query, shown.name, attribute):
+        return True  # "what sizes?" right after a card
     return is_about_shown(query, shown_name=shown.name, named=named,
                           best_match_name=good[0].item.name if good else None,
-                          asks_attribute=attribute_asked(query, shown.name,
-                                                         shown.attributes) is not None)
+                          asks_attribute=attribute is not None)
 
 
 async def _product(sku: Any):

@@ -153,7 +153,8 @@ def check_queries(path: Path, prices: dict[str, Decimal], problems: list[str]) -
 def main() -> int:
     problems: list[str] = []
     products = read(HERE / "products.csv", ["sku", "name", "category", "price", "description",
-                                            "stock", "tags"])
+                                            "stock", "tags", "material", "colours", "sizes",
+                                            "care", "dimensions", "weight", "warranty"])
     customers = read(HERE / "customers.csv", ["email", "name", "phone", "interests",
                                               "marketing_opt_in", "created_at"])
     orders = read(HERE / "orders.csv", ["order_id", "customer_email", "status", "items", "total",

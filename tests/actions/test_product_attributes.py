@@ -138,3 +138,17 @@ def test_tell_me_more_lists_the_attributes(catalog, dispatcher):
 def test_a_product_without_attributes_still_answers_from_its_description(catalog, dispatcher):
     _ask(dispatcher, "does it come in green?", last="CAM-001")
     assert [r for r, _ in _said(dispatcher)] == ["utter_product_not_mentioned"]
+
+
+def test_typos_of_what_is_asked_and_phrases_are_read():
+    pairs = list(SKILLET.items())
+    assert attribute_asked("warrenty?", "Heritage Cast Iron Skillet", pairs).name == "warranty"
+    assert attribute_asked("does it work with induction", "Heritage Cast Iron Skillet",
+                           pairs) is None  # "with" is not a typo of "width"
+    assert attribute_asked("how long does the seasoning last", "Heritage Cast Iron Skillet",
+                           pairs) is None  # a time, not a length
+    assert attribute_asked("will it fit in my oven?", "Heritage Cast Iron Skillet",
+                           pairs).name == "dimensions"
+    coat = list(COAT.items())
+    assert attribute_asked("do you have it in a 12?", "Harbour Wool Overcoat",
+                           coat).name == "sizes"

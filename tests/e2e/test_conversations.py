@@ -223,7 +223,8 @@ def _cards(reply: list[dict]) -> list[dict]:
 
 def test_a_typo_finds_the_product_and_its_buttons_and_follow_ups_are_about_it(shop):
     """Issue 14: "waterprof jaket" found nothing; the card's "Tell me more" was not understood;
-    "is it in stock?" after a product started a new search."""
+    "is it in stock?" after a product started a new search. Issue 15: "what colours?" is
+    answered from the product's attributes, and a colour it does not come in is said so."""
     guest = Customer(shop, "e2e-product-context")
     cards = _cards(guest.say("waterprof jaket"))
     assert cards and "jacket" in cards[0]["name"].lower(), cards
@@ -238,6 +239,13 @@ def test_a_typo_finds_the_product_and_its_buttons_and_follow_ups_are_about_it(sh
     assert name in stock and "stock" in stock, stock
     price = guest.says("how much is it?")
     assert name in price and f"{product.price:,.2f}" in price, price
+    # Issue 15: its attributes as the shop imported them (demo_shop/products.csv's columns).
+    colours = guest.says("what colours does it come in?")
+    assert f"Colours: {product.attributes['colours']}" in colours, colours
+    missing = next(c for c in ("orange", "pink", "purple", "yellow", "white")
+                   if c not in product.attributes["colours"])
+    lacking = guest.says(f"does it come in {missing}?")
+    assert f"I don't see {missing} among them" in lacking, lacking
 
 
 def test_product_question_answers_with_a_real_catalog_price(shop):
