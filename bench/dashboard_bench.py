@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -72,7 +74,10 @@ def _insert(engine, table, rows: list[dict]) -> None:
             connection.execute(insert(table), rows[i:i + BATCH])
 
 
-def generate(engine, n_messages: int, rng: random.Random) -> None:
+def generate(engine, n_messages: int, rng: random.Random,
+             message_text: Callable[[int, bool, random.Random], str] | None = None) -> None:
+    """The data set above; `message_text(id, from the customer?, rng)` writes each message's
+    text (default "message <id>"; bench/search_bench.py writes sentences)."""
     start = END - timedelta(days=DAYS)
     span = DAYS * 86400
     _insert(engine, StaffUser.__table__, [
@@ -115,7 +120,9 @@ def generate(engine, n_messages: int, rng: random.Random) -> None:
             messages.append({
                 "id": message_id, "conversation_id": cid,
                 "direction": "inbound" if customer_turn else "outbound", "sender_kind": kind,
-                "staff_id": agent if kind == "agent" else None, "text": f"message {message_id}",
+                "staff_id": agent if kind == "agent" else None,
+                "text": message_text(message_id, customer_turn, rng) if message_text
+                else f"message {message_id}",
                 "intent": intent, "confidence": confidence,
                 "delivery_status": None if customer_turn else "delivered", "created_at": at,
                 "attempts": 0})
@@ -241,20 +248,26 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="kefu-dashboard-bench-") as tmp:
             run(f"sqlite:///{tmp}/bench.db", args.messages, args.repeat)
     if args.postgres:
-        base = db.normalise_url(args.postgres)
-        schema = f"kefu_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with throwaway_postgres(args.postgres) as url:
+            run(url, args.messages, args.repeat)
+
+
+@contextmanager
+def throwaway_postgres(server_url: str) -> Iterator[str]:
+    """The URL of a new schema on this PostgreSQL server, dropped afterwards."""
+    base = db.normalise_url(server_url)
+    schema = f"kefu_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        db.reset_engine()
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            separator = "&" if "?" in base else "?"
-            run(f"{base}{separator}options={quote(f'-csearch_path={schema}')}",
-                args.messages, args.repeat)
-        finally:
-            db.reset_engine()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 if __name__ == "__main__":

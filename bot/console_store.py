@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from bot.messages import Content
 from bot.schemas import (
     ButtonPublic,
+    ConversationHitPublic,
     ConversationPublic,
     ConversationRefPublic,
+    CustomerHitPublic,
     CustomerPublic,
     HandoffPublic,
     IdentityPublic,
@@ -30,6 +32,7 @@ from bot.schemas import (
     OrderItemPublic,
     OrderPublic,
     ProductPublic,
+    SearchPublic,
     StaffPublic,
     StaffRef,
     TicketPublic,
@@ -57,6 +60,7 @@ from crm_store.services import (
     interests,
     notes,
     orders,
+    search,
     tickets,
 )
 from kefu_config.policy import load_policy
@@ -346,6 +350,32 @@ def customer_public(customer_id: int, actor: Actor) -> Callable[[Session], Custo
             conversations=[ConversationRefPublic(id=c.id, channel=c.channel, mode=c.mode.value,
                                                  last_message_at=c.last_message_at)
                            for c in conversations.for_customer(session, customer_id=customer_id)],
+        )
+    return work
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def search_all(query: str, kinds: list[str], limit: int, phone_region: str | None
+               ) -> Callable[[Session], SearchPublic]:
+    """Conversations, customers and tickets matching `query` (crm_store.services.search)."""
+    def work(session: Session) -> SearchPublic:
+        found = search.search(session, query=query, kinds=kinds, limit=limit,
+                              phone_region=phone_region)
+        now = utcnow()
+        return SearchPublic(
+            query=query.strip(),
+            conversations=[ConversationHitPublic(
+                id=h.conversation.id, channel=h.conversation.channel,
+                mode=h.conversation.mode.value, customer_id=h.conversation.customer_id,
+                customer_name=_customer_name(h.customer, h.conversation.channel),
+                last_message_at=h.conversation.last_message_at, message_id=h.message.id,
+                sender=h.message.sender_kind.value, at=h.message.created_at,
+                snippet=h.snippet) for h in found.conversations],
+            customers=[CustomerHitPublic(id=h.customer.id, name=h.customer.name,
+                                         email=h.customer.email, phone=h.customer.phone,
+                                         matched=h.matched) for h in found.customers],
+            tickets=[ticket_public(session, t, now) for t in found.tickets],
         )
     return work
 

@@ -238,6 +238,41 @@ class CustomerPublic(BaseModel):
     conversations: list[ConversationRefPublic]
 
 
+# --- search --------------------------------------------------------------------------------------
+
+SearchKind = Literal["conversations", "customers", "tickets"]
+
+
+class ConversationHitPublic(BaseModel):
+    """A conversation found by what was said in it: its newest matching message."""
+    id: int
+    channel: str
+    mode: str
+    customer_id: int | None
+    customer_name: str
+    last_message_at: datetime | None
+    message_id: int
+    sender: str
+    at: datetime
+    snippet: str
+
+
+class CustomerHitPublic(BaseModel):
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    # Why it matched when not by the profile's words: "order A1178", "phone".
+    matched: str | None
+
+
+class SearchPublic(BaseModel):
+    query: str
+    conversations: list[ConversationHitPublic]
+    customers: list[CustomerHitPublic]
+    tickets: list[TicketPublic]
+
+
 # --- tickets -------------------------------------------------------------------------------------
 
 class TicketUpdate(Body):

@@ -1,5 +1,5 @@
 """Everything for staff in the gateway: sign-in, the agent console page and websocket, and
-the JSON API (handoffs, conversations, customers, tickets, staff). One call from create_app.
+the JSON API (handoffs, conversations, customers, tickets, search, staff). One call from create_app.
 
 Every staff page (bot/templates/staff_page.html) is told how the shop writes dates, times
 and money (`shop_format`: the policy's locale, time zone and currency) and loads
@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot import auth
-from bot.routes import agent, conversations, customers, handoffs, staff, tickets
+from bot.routes import agent, conversations, customers, handoffs, search, staff, tickets
 from bot.routes import auth as auth_routes
 from kefu_config.policy import load_policy
 
@@ -26,5 +26,6 @@ def shop_format() -> dict[str, str]:
 def install(app: FastAPI) -> None:
     auth.install(app)
     auth.TEMPLATES.env.globals["shop_format"] = shop_format
-    for module in (auth_routes, agent, handoffs, conversations, customers, tickets, staff):
+    for module in (auth_routes, agent, handoffs, conversations, customers, tickets, search,
+                   staff):
         app.include_router(module.router)

@@ -332,6 +332,17 @@
       tickets.appendChild(li);
     });
     if (!c.tickets.length) tickets.appendChild(el("li", "none", "No tickets."));
+    var chats = $("cust-conversations");
+    clear(chats);
+    (c.conversations || []).forEach(function (conv) {
+      var li = el("li", "conv-link", conv.channel + (conv.last_message_at ? " · " + when(conv.last_message_at) : ""));
+      li.dataset.conversation = conv.id;
+      li.tabIndex = 0;
+      li.addEventListener("click", function () { openConversation(conv.id); });
+      li.addEventListener("keydown", function (event) { if (event.key === "Enter") openConversation(conv.id); });
+      chats.appendChild(li);
+    });
+    if (!(c.conversations || []).length) chats.appendChild(el("li", "none", "No conversations."));
   }
 
   // --- canned responses and transfers ------------------------------------------------------
@@ -526,6 +537,82 @@
 
   $("ticket-cancel").addEventListener("click", function () { $("ticket-edit").hidden = true; state.editing = null; });
   $("ticket-filters").addEventListener("submit", function (event) { event.preventDefault(); loadTickets(); });
+
+  // --- search ------------------------------------------------------------------------------
+  // The box in the top bar asks /api/search; a result opens what the console already shows:
+  // the conversation (with the customer beside it), the customer's panel, or the ticket.
+  var searchSeq = 0;
+
+  function closeSearch() { $("search-results").hidden = true; }
+
+  function searchHit(list, lines, open) {
+    var li = el("li", "search-hit");
+    lines.forEach(function (line) { if (line) li.appendChild(line); });
+    li.tabIndex = 0;
+    li.addEventListener("click", function () { closeSearch(); open(); });
+    li.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { closeSearch(); open(); }
+    });
+    list.appendChild(li);
+    return li;
+  }
+
+  function line(className, parts) {
+    var node = el("div", className);
+    parts.forEach(function (part) { if (part) node.appendChild(part); });
+    return node;
+  }
+
+  function renderSearch(result) {
+    var convs = $("search-conversations"), custs = $("search-customers"), ticks = $("search-tickets");
+    clear(convs); clear(custs); clear(ticks);
+    result.conversations.forEach(function (c) {
+      var li = searchHit(convs, [
+        line("line", [el("span", "name", c.customer_name), el("span", "badge channel", c.channel)]),
+        el("div", "small", (SENDER[c.sender] || c.sender) + " · " + when(c.at)),
+        el("div", "snippet", c.snippet)],
+        function () { show("conversations"); openConversation(c.id); });
+      li.dataset.conversation = c.id;
+    });
+    result.customers.forEach(function (c) {
+      var li = searchHit(custs, [
+        el("div", "name", c.name || c.email || "Anonymous customer"),
+        el("div", "small", [c.email, c.phone, c.matched].filter(Boolean).join(" · "))],
+        function () { show("conversations"); loadCustomer(c.id); });
+      li.dataset.customer = c.id;
+    });
+    result.tickets.forEach(function (t) {
+      var li = searchHit(ticks, [
+        line("line", [el("strong", null, t.reference), el("span", "badge", t.status)]),
+        el("div", null, t.subject),
+        el("div", "small", t.customer_name || "")],
+        function () { show("tickets"); editTicket(t); });
+      li.dataset.ticket = t.id;
+    });
+    [[convs, "No conversations."], [custs, "No customers."], [ticks, "No tickets."]].forEach(function (pair) {
+      if (!pair[0].childNodes.length) pair[0].appendChild(el("li", "none", pair[1]));
+    });
+    var total = result.conversations.length + result.customers.length + result.tickets.length;
+    $("search-summary").textContent = total ? "Found for “" + result.query + "”" : "Nothing found for “" + result.query + "”";
+    $("search-results").hidden = false;
+  }
+
+  $("search-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var q = $("search-q").value.trim();
+    if (!q) { closeSearch(); return; }
+    var seq = ++searchSeq;
+    $("search-summary").textContent = "Searching…";
+    api("GET", "/api/search?" + new URLSearchParams({ q: q }).toString()).then(function (result) {
+      if (seq === searchSeq) renderSearch(result);  // a later search's answer wins
+    }).catch(function (error) {
+      if (seq === searchSeq) { closeSearch(); failed(error); }
+    });
+  });
+  $("search-close").addEventListener("click", closeSearch);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !$("search-results").hidden) closeSearch();
+  });
 
   // --- tabs --------------------------------------------------------------------------------
   function show(view) {

@@ -55,6 +55,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("/api/canned-responses", SERVICE),
     ("/api/customers", SERVICE),
     ("/api/tickets", SERVICE),
+    ("/api/search", SERVICE),
     ("/api/staff", SERVICE),
     ("/api/dashboard", SERVICE),  # agents see their own figures, admins everyone's
     ("/api/segments", MARKETING),
