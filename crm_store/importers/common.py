@@ -66,6 +66,7 @@ class ImportResult:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     warnings: list[str] = field(default_factory=list)
+    attribute_columns: list[str] = field(default_factory=list)  # read as products' attributes
 
     @property
     def touched(self) -> bool:
@@ -76,7 +77,9 @@ class ImportResult:
                  f"{self.unchanged} unchanged"]
         if self.removed:
             parts.append(f"{len(self.removed)} removed")
-        return f"{self.kind}: {self.rows} rows read; " + ", ".join(parts)
+        attributes = (f"; attribute columns: {', '.join(self.attribute_columns)}"
+                      if self.attribute_columns else "")
+        return f"{self.kind}: {self.rows} rows read; " + ", ".join(parts) + attributes
 
 
 # Bytes that are not UTF-8 are decoded to these (errors="surrogateescape"), so a bad byte
@@ -133,10 +136,10 @@ def read_rows(
                 raise ImportRejected(path, [RowError(1, "repeated column(s): "
                                                      + ", ".join(duplicates))])
             extra = [h for h in names if h and h not in columns]
-            if extra:
-                result.warnings.append(
-                    ("column(s) read as attributes: " if keep_extra
-                     else "ignored column(s) not in the format: ") + ", ".join(extra))
+            if extra and keep_extra:
+                result.attribute_columns = extra
+            elif extra:
+                result.warnings.append("ignored column(s) not in the format: " + ", ".join(extra))
             index = {name: names.index(name) for name in columns}
             if keep_extra:
                 index.update({name: names.index(name) for name in extra})

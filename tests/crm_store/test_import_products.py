@@ -93,7 +93,8 @@ def test_missing_columns_reject_and_extra_columns_are_attributes(store, write_cs
         HIK-001,Jacket,Hiking & Outdoor,10.00,Dry.,1,a,ACME
     """))
     assert result.added == ["HIK-001"]
-    assert result.warnings == ["column(s) read as attributes: supplier"]
+    assert result.warnings == [] and result.attribute_columns == ["supplier"]
+    assert result.summary().endswith("; attribute columns: supplier")
     assert _attributes() == {"HIK-001": {"supplier": "ACME"}}
 
 
