@@ -234,22 +234,28 @@ def run(url: str, n_messages: int, repeat: int) -> None:
     db.reset_engine()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def bench_main(doc: str, run_one, *, repeat: int, prefix: str) -> None:
+    """The command line both store benches share: `run_one(url, messages, repeat)` on a
+    throw-away SQLite file and, with --postgres, a throw-away PostgreSQL schema."""
+    parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--postgres", metavar="URL",
                         help="also run on this PostgreSQL server, in a throw-away schema")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory(prefix="kefu-dashboard-bench-") as tmp:
-            run(f"sqlite:///{tmp}/bench.db", args.messages, args.repeat)
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            run_one(f"sqlite:///{tmp}/bench.db", args.messages, args.repeat)
     if args.postgres:
         with throwaway_postgres(args.postgres) as url:
-            run(url, args.messages, args.repeat)
+            run_one(url, args.messages, args.repeat)
+
+
+def main() -> None:
+    bench_main(__doc__, run, repeat=3, prefix="kefu-dashboard-bench-")
 
 
 @contextmanager

@@ -13,13 +13,10 @@ and phone numbers. Then every query below is searched as the console does (all t
 
 from __future__ import annotations
 
-import argparse
-import logging
 import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +25,7 @@ from sqlalchemy import text
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.dashboard_bench import ORDERS, generate, throwaway_postgres  # noqa: E402
+from bench.dashboard_bench import ORDERS, bench_main, generate  # noqa: E402
 from crm_store import db, migrate  # noqa: E402
 from crm_store.services import search  # noqa: E402
 
@@ -124,21 +121,7 @@ def run(url: str, n_messages: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--postgres", metavar="URL",
-                        help="also run on this PostgreSQL server, in a throw-away schema")
-    parser.add_argument("--skip-sqlite", action="store_true")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory(prefix="kefu-search-bench-") as tmp:
-            run(f"sqlite:///{tmp}/bench.db", args.messages, args.repeat)
-    if args.postgres:
-        with throwaway_postgres(args.postgres) as url:
-            run(url, args.messages, args.repeat)
+    bench_main(__doc__, run, repeat=5, prefix="kefu-search-bench-")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,15 @@ def catalog_store(tmp_path, monkeypatch, products: list[tuple]) -> Iterator[tupl
     sync_from_store()
 
 
+def read_only_catalog(tmp_path_factory, products: list[tuple]) -> Iterator[None]:
+    """One store and index for a whole module whose tests only read the catalog."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        with catalog_store(tmp_path_factory.mktemp("catalog"), monkeypatch, products):
+            pass
+        yield
+        reset_catalog_store()
+
+
 def reset_catalog_store() -> None:
     """Undo catalog_store: no settings, index service or engine left for the next test."""
     from kefu_config.settings import get_settings

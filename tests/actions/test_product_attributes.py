@@ -14,7 +14,7 @@ import pytest
 
 from actions.product_details import attribute_asked
 from actions.products import ActionProductQuestion
-from tests.actions.conftest import catalog_store, reset_catalog_store, tracker
+from tests.actions.conftest import read_only_catalog, tracker
 
 SKILLET = {"material": "Cast iron, pre-seasoned with vegetable oil",
            "care": "Hand wash only; not dishwasher safe. Dry and oil after use.",
@@ -34,11 +34,7 @@ PRODUCTS = [
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        with catalog_store(tmp_path_factory.mktemp("catalog"), monkeypatch, PRODUCTS):
-            pass
-        yield
-        reset_catalog_store()
+    yield from read_only_catalog(tmp_path_factory, PRODUCTS)
 
 
 def _ask(dispatcher, text: str, last: str | None = None) -> dict:

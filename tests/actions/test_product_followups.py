@@ -17,7 +17,7 @@ import yaml
 
 from actions.product_followup import asked_about, is_about_shown
 from actions.products import ActionProductQuestion, ActionRecommendProducts
-from tests.actions.conftest import catalog_store, reset_catalog_store, tracker
+from tests.actions.conftest import read_only_catalog, tracker
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTS = [
@@ -35,12 +35,7 @@ PRODUCTS = [
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory) -> Iterator[None]:
-    """One store and index for the module: the questions only read the catalog."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        with catalog_store(tmp_path_factory.mktemp("catalog"), monkeypatch, PRODUCTS):
-            pass
-        yield
-        reset_catalog_store()
+    yield from read_only_catalog(tmp_path_factory, PRODUCTS)
 
 
 def _ask(dispatcher, text: str, last: str | None = None, entities: list[dict] | None = None,
