@@ -50,7 +50,6 @@ class CatalogItem:
             parts.append(", ".join(self.tags))
         if self.description:
             parts.append(self.description)
-        parts.extend(self.attribute_lines())
         return ". ".join(p.strip() for p in parts if p and p.strip())
 
     def attribute_lines(self) -> list[str]:
@@ -58,8 +57,12 @@ class CatalogItem:
         return [attribute_line(name, text) for name, text in self.attributes]
 
     def lexical_text(self) -> str:
-        """What BM25 reads: the embedded text plus the SKU, which the model cannot use."""
-        return f"{self.sku} {self.embedding_text()}"
+        """What BM25 reads: the embedded text plus the SKU, which the model cannot use, and the
+        attributes. Those are words to match ("merino", "sage green"), not meaning: embedded,
+        lines such as "Care: machine wash 30 °C" pull every vector towards each other and
+        recommendations away from what a product is (measured: tests/e2e's hiking
+        recommendations lost their outdoor products)."""
+        return " ".join([self.sku, self.embedding_text(), *self.attribute_lines()])
 
     @property
     def embedding_hash(self) -> str:
