@@ -15,9 +15,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import consecutive_misses
 from actions.store import in_store, sender_identity
-from crm_store.services import conversations, handoffs
+from crm_store.services import assignment, conversations, handoffs
 from crm_store.services.handoffs import HandoffKind
 from kefu_config.handoff import next_steps_text  # shared with the gateway's /human fallback
+from kefu_config.settings import get_settings
 
 
 def handoff_reason(tracker: Tracker) -> tuple[str, HandoffKind]:
@@ -38,12 +39,15 @@ def handoff_reason(tracker: Tracker) -> tuple[str, HandoffKind]:
 
 
 def request_handoff(session, channel: str, external_id: str, reason: str,
-                    kind: HandoffKind) -> int:
-    """Hand the conversation to staff (crm_store's rule); the customer's place in the queue."""
+                    kind: HandoffKind) -> tuple[int, int | None]:
+    """Hand the conversation to staff (crm_store's rule); the customer's place in the queue
+    and the measured wait, if any (crm_store.services.assignment.expected_wait). The gateway
+    gives the handoff to an online agent with room as soon as it sees it."""
     conversation = conversations.get_or_start(session, channel=channel, external_id=external_id)
     handoff = handoffs.hand_over(session, conversation_id=conversation.id, reason=reason,
                                  kind=kind)
-    return handoffs.position(session, handoff_id=handoff.id)
+    return assignment.expected_wait(session, handoff_id=handoff.id,
+                                    default_capacity=get_settings().agent_capacity)
 
 
 class ActionHandoff(Action):
@@ -54,6 +58,7 @@ class ActionHandoff(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         channel, external_id = sender_identity(tracker)
         reason, kind = handoff_reason(tracker)
-        position = await in_store(lambda s: request_handoff(s, channel, external_id, reason, kind))
-        dispatcher.utter_message(text=next_steps_text(position))
+        position, minutes = await in_store(
+            lambda s: request_handoff(s, channel, external_id, reason, kind))
+        dispatcher.utter_message(text=next_steps_text(position, wait_minutes=minutes))
         return []

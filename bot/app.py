@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweep_interval=settings.outbound_sweep_interval)
         gateway = app.state.gateway = Gateway(
             app.state.rasa, dispatcher, bus, replica=settings.resolved_replica_name,
-            lease_seconds=lease_for(settings.rasa_timeout))
+            lease_seconds=lease_for(settings.rasa_timeout),
+            agent_capacity=settings.agent_capacity)
         app.state.web_connections = web.WebConnections(relay=fanout)
         # KEFU_RABBITMQ_URL set: Rasa's tracker events arrive there (production profile).
         app.state.rasa_events = RasaEventConsumer(

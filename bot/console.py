@@ -15,11 +15,18 @@ from bot import store
 from bot.auth import Staff
 from bot.gateway import Gateway
 from bot.rasa_client import RasaClient
-from bot.schemas import HandoffPublic, MessagePublic, NotePublic, ResolvedPublic, TicketPublic
+from bot.schemas import (
+    AgentPublic,
+    HandoffPublic,
+    MessagePublic,
+    NotePublic,
+    ResolvedPublic,
+    TicketPublic,
+)
 from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
 from crm_store.errors import InvalidInput
-from kefu_config.handoff import joined_text, transferred_text
+from kefu_config.handoff import back_in_queue_text, joined_text, transferred_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +93,37 @@ class AgentConsole:
         await self.bus.publish({"type": "handoff.resolved", "handoff_id": handoff.id,
                                 "conversation_id": conversation.id, "staff_id": staff.id})
         asked = await self._tell_dialogue(conversation, CONVERSATION_RESOLVED)
+        # The agent has room again: the queue's next conversation may go to them.
+        await self.gateway.assign_waiting()
         return ResolvedPublic(handoff=handoff, rating_requested=asked)
+
+    async def set_availability(self, staff: Staff, status: str) -> AgentPublic:
+        """Online: waiting conversations come to the agent (automatic assignment). Away: none
+        do, and the ones they hold go to colleagues with room or back to the queue; every
+        customer concerned hears what happened, nothing more."""
+        change = await store.run(cs.set_availability(actor(staff), status,
+                                                     self.gateway.agent_capacity))
+        await self.bus.publish({"type": "agents.changed", "staff_id": staff.id,
+                                "status": change.agent.status})
+        await self._after(change)
+        return change.agent
+
+    async def set_capacity(self, staff: Staff, staff_id: int,
+                           capacity: int | None) -> AgentPublic:
+        change = await store.run(cs.set_capacity(staff_id, actor(staff), capacity,
+                                                 self.gateway.agent_capacity))
+        await self.bus.publish({"type": "agents.changed", "staff_id": staff_id})
+        await self._after(change)
+        return change.agent
+
+    async def _after(self, change: cs.AvailabilityChange) -> None:
+        for item in change.requeued:
+            await self.bus.publish({"type": "handoff.released", "handoff_id": item.handoff_id,
+                                    "conversation_id": item.conversation_id})
+            await self.gateway.deliver(conversation_id=item.conversation_id, sender="system",
+                                       text=back_in_queue_text(item.position,
+                                                               item.wait_minutes))
+        await self.gateway.announce_assignments(change.given)
 
     async def ticket_updated(self, staff: Staff, ticket: TicketPublic,
                              newly_resolved: bool) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Content
 from bot.schemas import (
+    AgentPublic,
     ButtonPublic,
     ConversationHitPublic,
     ConversationPublic,
@@ -53,6 +54,7 @@ from crm_store.models import (
     utcnow,
 )
 from crm_store.services import (
+    assignment,
     audit,
     conversations,
     handoffs,
@@ -119,7 +121,8 @@ def handoff_public(session: Session, handoff: Handoff, now: datetime | None = No
     conversation = session.get(Conversation, handoff.conversation_id)
     customer = session.get(Customer, conversation.customer_id) \
         if conversation.customer_id is not None else None
-    until = handoff.claimed_at or handoff.resolved_at or now
+    # Back in the queue after its agent went away: it keeps its first claimed_at, and waits.
+    until = now if handoff.status in QUEUED else handoff.claimed_at or handoff.resolved_at or now
     last = session.scalar(select(Message.text)
                           .where(Message.conversation_id == conversation.id,
                                  Message.direction == Direction.INBOUND)
@@ -462,4 +465,81 @@ def staff_list(roles: Iterable[str]) -> Callable[[Session], list[StaffPublic]]:
                                 .order_by(StaffUser.name, StaffUser.email))
         return [StaffPublic(id=u.id, email=u.email, name=u.name, role=u.role.value)
                 for u in users]
+    return work
+
+
+# --- agents' availability and automatic assignment (crm_store.services.assignment) ---------------
+
+class Requeued(NamedTuple):
+    """A conversation back in the queue because its agent went away, nobody free to take it."""
+
+    handoff_id: int
+    conversation_id: int
+    position: int
+    wait_minutes: int | None
+
+
+class AvailabilityChange(NamedTuple):
+    agent: AgentPublic
+    given: list[assignment.Assignment]  # waiting conversations that went to agents with room
+    requeued: list[Requeued]
+
+
+def _agent_public(load: assignment.AgentLoad) -> AgentPublic:
+    return AgentPublic(id=load.staff_id, email=load.email, name=load.name, role=load.role,
+                       status=load.status.value, since=load.since, open=load.open,
+                       capacity=load.capacity, own_capacity=load.own_capacity)
+
+
+def _agent(session: Session, staff_id: int, capacity: int) -> AgentPublic:
+    found = [a for a in assignment.loads(session, default_capacity=capacity)
+             if a.staff_id == staff_id]
+    if not found:
+        raise NotFound(f"no active agent or admin {staff_id}")
+    return _agent_public(found[0])
+
+
+def agents(capacity: int) -> Callable[[Session], list[AgentPublic]]:
+    """Every active agent and admin: online or away, open conversations, capacity."""
+    return lambda session: [_agent_public(a)
+                            for a in assignment.loads(session, default_capacity=capacity)]
+
+
+def agent(staff_id: int, capacity: int) -> Callable[[Session], AgentPublic]:
+    return lambda session: _agent(session, staff_id, capacity)
+
+
+def set_availability(actor: Actor, status: str, capacity: int
+                     ) -> Callable[[Session], AvailabilityChange]:
+    """Online or away, and what follows in the same unit of work: coming online takes
+    waiting conversations; going away gives the agent's open ones to colleagues with room,
+    or back to the queue (with each customer's new place in it)."""
+    def work(session: Session) -> AvailabilityChange:
+        released = assignment.set_status(session, staff_id=actor.id, status=status,
+                                         actor=actor.name)
+        given = assignment.assign_waiting(session, default_capacity=capacity)
+        taken = {a.handoff_id for a in given}
+        requeued = []
+        for handoff_id in released:
+            if handoff_id in taken:
+                continue
+            position, minutes = assignment.expected_wait(session, handoff_id=handoff_id,
+                                                         default_capacity=capacity)
+            requeued.append(Requeued(handoff_id, _require_handoff(session, handoff_id)
+                                     .conversation_id, position, minutes))
+        return AvailabilityChange(_agent(session, actor.id, capacity), given, requeued)
+    return work
+
+
+def set_capacity(staff_id: int, actor: Actor, own_capacity: int | None, capacity: int
+                 ) -> Callable[[Session], AvailabilityChange]:
+    """An admin sets one agent's capacity (None: the default); more room may take waiting
+    conversations at once."""
+    def work(session: Session) -> AvailabilityChange:
+        if session.get(StaffUser, staff_id) is None:
+            raise NotFound(f"no staff user {staff_id}")
+        assignment.set_capacity(session, staff_id=staff_id, capacity=own_capacity,
+                                actor=actor.name)
+        given = assignment.assign_waiting(session, default_capacity=capacity)
+        return AvailabilityChange(_agent(session, staff_id, capacity), given, [])
     return work

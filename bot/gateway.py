@@ -33,8 +33,10 @@ from bot.store import ConversationRef
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import utcnow
 from crm_store.services import link_codes
+from crm_store.services.assignment import Assignment
 from kefu_config import senders
-from kefu_config.handoff import reply_email_text
+from kefu_config.handoff import joined_text, reply_email_text, transferred_text
+from kefu_config.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +110,12 @@ def lease_for(rasa_timeout: float) -> float:
 
 class Gateway:
     def __init__(self, rasa: RasaClient, dispatcher: Dispatcher, bus: StaffBus,
-                 replica: str = "gateway", lease_seconds: float | None = None) -> None:
+                 replica: str = "gateway", lease_seconds: float | None = None,
+                 agent_capacity: int | None = None) -> None:
         self.rasa = rasa
+        # Automatic assignment: open conversations an online agent is given at most, unless
+        # an admin set their own (KEFU_AGENT_CAPACITY).
+        self.agent_capacity = agent_capacity or get_settings().agent_capacity
         self.dispatcher = dispatcher
         self.bus = bus
         self.replica = replica
@@ -381,6 +387,39 @@ class Gateway:
                                 "reason": reason})
         await self.bus.publish({"type": "conversation.mode", "conversation_id": conversation.id,
                                 "mode": "human"})
+        await self.assign_waiting()
+
+    # --- automatic assignment (crm_store.services.assignment) -----------------------------------
+
+    async def assign_waiting(self) -> list[Assignment]:
+        """Give waiting conversations to online agents with room, and say so. Never fails
+        its caller (a customer's turn, a resolve): what is not given now waits in the queue
+        for the next chance (a new handoff, an agent online, a conversation resolved)."""
+        try:
+            given = await store.run(store.assign_waiting(self.agent_capacity))
+        except Exception:
+            logger.exception("automatic assignment failed; the conversations wait in the queue")
+            return []
+        await self.announce_assignments(given)
+        return given
+
+    async def announce_assignments(self, given: list[Assignment]) -> None:
+        """Consoles see who has what; each customer hears that a person joined (or, when the
+        conversation had a person before, that it passed to another)."""
+        for item in given:
+            await self.bus.publish({"type": "handoff.claimed", "handoff_id": item.handoff_id,
+                                    "conversation_id": item.conversation_id,
+                                    "staff_id": item.staff_id, "assigned": True})
+            text = transferred_text(item.staff_name) if item.passed_on \
+                else joined_text(item.staff_name)
+            try:
+                await self.deliver(conversation_id=item.conversation_id, sender="system",
+                                   text=text)
+            except Exception:
+                logger.exception("could not tell conversation %s who joined",
+                                 item.conversation_id)
+        if given:
+            await self.bus.publish({"type": "agents.changed"})
 
 
 def _command(text: str) -> str | None:

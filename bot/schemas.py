@@ -88,6 +88,30 @@ class TransferBody(Body):
     staff_id: int
 
 
+# --- agents' availability (automatic assignment) -------------------------------------------------
+
+class AgentPublic(BaseModel):
+    """One agent or admin as automatic assignment sees them."""
+
+    id: int
+    email: str
+    name: str | None
+    role: Role
+    status: Literal["online", "away"]
+    since: datetime | None  # when the status last changed; None: never set (away)
+    open: int  # conversations they hold now
+    capacity: int  # the most they are given automatically
+    own_capacity: int | None  # set for this agent; None: the default (KEFU_AGENT_CAPACITY)
+
+
+class AvailabilityBody(Body):
+    status: Literal["online", "away"]
+
+
+class CapacityBody(Body):
+    capacity: int | None = Field(..., ge=1, le=100)  # None: back to the default
+
+
 # --- conversations -------------------------------------------------------------------------------
 
 class ButtonPublic(BaseModel):

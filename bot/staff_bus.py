@@ -1,7 +1,8 @@
 """Live events for staff (the agent console subscribes): customer messages, handoffs, modes.
 
 Events are plain JSON-serialisable dicts with a "type" ("message", "handoff.requested",
-"conversation.mode", "delivery.failed") and the conversation's id, so that an implementation
+"handoff.claimed", "handoff.released", "agents.changed", "conversation.mode",
+"delivery.failed") and, for a conversation's events, its id, so that an implementation
 over Redis pub/sub (several gateway replicas) can replace the in-process one without changing
 publishers or subscribers: `publish(event)` and `async with bus.subscribe() as events:
 async for event in events`.

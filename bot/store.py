@@ -43,6 +43,7 @@ from crm_store.models import (
     utcnow,
 )
 from crm_store.services import (
+    assignment,
     conversations,
     customers,
     delivery,
@@ -54,6 +55,7 @@ from crm_store.services import (
 from kefu_config import clock, senders
 from kefu_config.handoff import next_steps_text
 from kefu_config.policy import load_policy
+from kefu_config.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +300,7 @@ def record_reply_email(conversation_id: int, text: str
 def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None,
                 confidence: float | None, contents: list[Content],
                 handoff_reason: str | None,
-                required_handoff: str | None = None
+                required_handoff: str | None = None, agent_capacity: int | None = None
                 ) -> Callable[[Session], AfterReply]:
     """Fill in what Rasa understood, store its replies, and apply a handoff it asked for.
 
@@ -306,7 +308,8 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
     `custom: {"type": "handoff"}` message, or an action may have requested it in the store.
     `required_handoff` (a reason) is for an explicit request (/human): if the dialogue did
     not hand over, the gateway does, and says what action_handoff would have said (queue
-    place or when staff are back) instead of whatever Rasa said.
+    place, with the measured wait, or when staff are back) instead of whatever Rasa said;
+    `agent_capacity` (None: KEFU_AGENT_CAPACITY) says whether an online agent has room.
     """
     def work(session: Session) -> AfterReply:
         nonlocal contents, handoff_reason
@@ -329,7 +332,10 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
                    for c in contents if not c.empty]
         handoff = _enter_human_mode(session, conversation_id, handoff_reason)
         if forced and handoff is not None:
-            text = next_steps_text(handoffs.position(session, handoff_id=handoff.id))
+            position, minutes = assignment.expected_wait(
+                session, handoff_id=handoff.id,
+                default_capacity=agent_capacity or get_settings().agent_capacity)
+            text = next_steps_text(position, wait_minutes=minutes)
             replies.append(delivery.queue_outbound(session, conversation_id=conversation_id,
                                                    text=text, payload=None,
                                                    sender_kind=SenderKind.BOT))
@@ -337,6 +343,11 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
         return AfterReply(conversation_ref(conversation), [chat_message(m) for m in replies],
                           handoff.id if handoff else None, handoff.reason if handoff else None)
     return work
+
+
+def assign_waiting(capacity: int) -> Callable[[Session], list[assignment.Assignment]]:
+    """Waiting handoffs to online agents with room (crm_store.services.assignment)."""
+    return lambda session: assignment.assign_waiting(session, default_capacity=capacity)
 
 
 def _enter_human_mode(session: Session, conversation_id: int,

@@ -18,13 +18,25 @@ from kefu_config.policy import load_policy
 EMAIL_OFFER = "If you'd like the answer by email as well, just type your email address here."
 
 
-def next_steps_text(position: int, now: datetime | None = None) -> str:
-    """Their place in the queue while staff are at work; otherwise when staff are back."""
+def place_text(position: int, wait_minutes: int | None = None) -> str:
+    """The customer's place in the queue, with the wait when it was measured
+    (crm_store.services.assignment.wait_minutes); never a time that was not."""
+    ahead = ("You're next in line" if position <= 1
+             else f"You're number {position} in the queue")
+    if wait_minutes is None:
+        return f"{ahead}."
+    wait = "about a minute" if wait_minutes <= 1 else f"about {wait_minutes} minutes"
+    return f"{ahead}; the wait is {wait}."
+
+
+def next_steps_text(position: int, now: datetime | None = None,
+                    wait_minutes: int | None = None) -> str:
+    """Their place in the queue (and the measured wait) while staff are at work; otherwise
+    when staff are back."""
     policy = load_policy()
     now = now or clock.now()
     if policy.is_open(now):
-        ahead = ("You're next in line." if position <= 1
-                 else f"You're number {position} in the queue.")
+        ahead = place_text(position, wait_minutes)
         return (f"I'm connecting you with a member of our team. {ahead} They'll see this "
                 "whole conversation, so you won't need to repeat anything. I'll stay quiet "
                 "until they're done.")
@@ -33,6 +45,14 @@ def next_steps_text(position: int, now: datetime | None = None) -> str:
             f"({policy.shop.timezone}). Your conversation is in their queue and will be answered "
             "then — you'll get the reply right here. You can keep writing; nothing is lost. "
             f"{EMAIL_OFFER}")
+
+
+def back_in_queue_text(position: int, wait_minutes: int | None = None) -> str:
+    """The person helping the customer went away and nobody else is free yet: the
+    conversation waits for the next one (nothing said is lost)."""
+    return ("The person who was helping you has had to step away, so your conversation is "
+            f"back in our team's queue. {place_text(position, wait_minutes)} Whoever picks it "
+            "up will see everything so far, so you won't need to repeat anything.")
 
 
 def masked_email(email: str) -> str:

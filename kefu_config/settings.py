@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     login_lockout_minutes: float = 15.0
     # Mark session cookies Secure (set when the gateway is served over HTTPS).
     cookie_secure: bool = False
+    # Automatic assignment: how many open conversations an online agent is given at most
+    # (an admin may set another number for one agent in the console's team panel).
+    agent_capacity: int = Field(5, ge=1, le=100)
     # Canned responses offered in the agent console.
     canned_responses_file: Path = REPO_ROOT / "policy" / "canned_responses.yml"
     # Where the dashboard's not-understood inbox writes labelled examples for review; unset:

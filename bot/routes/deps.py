@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from bot.auth import MARKETING_ROLES, SERVICE_ROLES, Staff, require_staff
+from bot.auth import ADMIN_ROLES, MARKETING_ROLES, SERVICE_ROLES, Staff, require_staff
 from bot.console import AgentConsole
 
 # Service staff: the agent console, transcripts, customers' details and tickets.
 ServiceStaff = Annotated[Staff, Depends(require_staff(*SERVICE_ROLES))]
 MarketingStaff = Annotated[Staff, Depends(require_staff(*MARKETING_ROLES))]
+AdminStaff = Annotated[Staff, Depends(require_staff(*ADMIN_ROLES))]
 
 
 def get_console(request: Request) -> AgentConsole:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot import auth
-from bot.routes import agent, conversations, customers, handoffs, search, staff, tickets
+from bot.routes import (
+    agent,
+    agents,
+    conversations,
+    customers,
+    handoffs,
+    search,
+    staff,
+    tickets,
+)
 from bot.routes import auth as auth_routes
 from kefu_config.policy import load_policy
 
@@ -27,5 +36,5 @@ def install(app: FastAPI) -> None:
     auth.install(app)
     auth.TEMPLATES.env.globals["shop_format"] = shop_format
     for module in (auth_routes, agent, handoffs, conversations, customers, tickets, search,
-                   staff):
+                   staff, agents):
         app.include_router(module.router)

@@ -626,6 +626,64 @@
   $("tab-conversations").addEventListener("click", function () { show("conversations"); });
   $("tab-tickets").addEventListener("click", function () { show("tickets"); });
 
+  // --- availability (automatic assignment) and, for admins, the team ----------------------
+  function renderAvailability(agent) {
+    var online = agent.status === "online", button = $("availability");
+    state.status = agent.status;
+    button.textContent = online ? "Online" : "Away";
+    button.className = "availability " + agent.status;
+    button.setAttribute("aria-pressed", String(online));
+    button.title = online
+      ? "Online: waiting conversations come to you (up to " + agent.capacity + " at once). Click to go away."
+      : "Away: no conversations are given to you. Click to go online.";
+  }
+
+  function loadAvailability() {
+    return api("GET", "/api/agents/me").then(renderAvailability).catch(failed);
+  }
+
+  $("availability").addEventListener("click", function () {
+    var next = state.status === "online" ? "away" : "online";
+    api("PUT", "/api/agents/me", { status: next }).then(function (agent) {
+      renderAvailability(agent);
+      toast(next === "online" ? "You're online: waiting conversations come to you."
+                              : "You're away: your open conversations went to colleagues or back to the queue.");
+      loadQueues();
+      loadTeam();
+    }).catch(failed);
+  });
+
+  function loadTeam() {
+    if (me.role !== "admin") return Promise.resolve();
+    return api("GET", "/api/agents").then(renderTeam).catch(failed);
+  }
+
+  function renderTeam(agents) {
+    var list = $("team-list");
+    clear(list);
+    agents.forEach(function (agent) {
+      var li = el("li", "team-item " + agent.status);
+      li.dataset.staff = agent.id;
+      li.appendChild(el("span", "name", agent.name || agent.email));
+      li.appendChild(el("span", "badge status", agent.status));
+      li.appendChild(el("span", "load", agent.open + " / " + agent.capacity));
+      var capacity = el("input", "capacity");
+      capacity.type = "number"; capacity.min = "1"; capacity.max = "100";
+      capacity.placeholder = String(agent.capacity);
+      capacity.value = agent.own_capacity === null ? "" : String(agent.own_capacity);
+      capacity.setAttribute("aria-label", "Capacity of " + (agent.name || agent.email) + " (empty: the default)");
+      capacity.addEventListener("change", function () {
+        var value = capacity.value.trim() === "" ? null : Number(capacity.value);
+        api("PUT", "/api/agents/" + agent.id + "/capacity", { capacity: value })
+          .then(loadTeam).catch(function (error) { failed(error); loadTeam(); });
+      });
+      li.appendChild(capacity);
+      list.appendChild(li);
+    });
+    if (!agents.length) list.appendChild(el("li", "none", "No agents."));
+    $("team").hidden = false;
+  }
+
   // --- live updates ------------------------------------------------------------------------
   function connect() {
     var url = window.location.origin.replace(/^http/, "ws") + "/ws/staff";
@@ -653,6 +711,8 @@
         $("live-status").textContent = "live";
         $("live-status").className = "live on";
         loadQueues();
+        loadAvailability();
+        loadTeam();
         break;
       case "message":
         if (event.conversation_id === current && event.message) {
@@ -671,9 +731,14 @@
       case "handoff.claimed":
       case "handoff.transferred":
       case "handoff.resolved":
+      case "handoff.released":
         loadQueues();
+        loadTeam();
+        if (event.type === "handoff.claimed" && event.assigned && event.staff_id === me.id) {
+          toast("A waiting conversation was given to you.");
+        }
         if (event.conversation_id === current) {
-          if (event.type === "handoff.requested") openConversation(current);
+          if (event.type === "handoff.requested" || event.type === "handoff.released") openConversation(current);
           else refreshHandoff();
         }
         break;
@@ -686,6 +751,10 @@
           state.conversation.mode = event.mode;
           renderHead();
         }
+        break;
+      case "agents.changed":  // someone went online or away, or a capacity changed
+        if (event.staff_id === me.id) loadAvailability();
+        loadTeam();
         break;
       case "ticket.updated":
         if (!$("view-tickets").hidden) loadTickets();
@@ -706,5 +775,7 @@
     if (state.ws && state.ws.readyState === 1) state.ws.send('{"type": "ping"}');
   }, 25000);
   loadStaff().then(loadQueues);
+  loadAvailability();
+  loadTeam();
   connect();
 })();

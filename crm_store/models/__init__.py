@@ -7,6 +7,7 @@ from crm_store.models.conversations import Conversation, Handoff, Message
 from crm_store.models.customers import ChannelIdentity, Customer, Interest
 from crm_store.models.dialogue import DialogueEvent
 from crm_store.models.enums import (
+    AgentStatus,
     CampaignStatus,
     ConversationMode,
     DeliveryStatus,
@@ -26,12 +27,12 @@ from crm_store.models.links import LinkCode
 from crm_store.models.notes import ConversationNote
 from crm_store.models.orders import Order, OrderLine, ReturnRequest
 from crm_store.models.segments import CustomerRfm, Segment
-from crm_store.models.staff import AuditEntry, StaffUser
+from crm_store.models.staff import AgentAvailability, AuditEntry, StaffUser
 from crm_store.models.staff_auth import LoginThrottle, StaffSession
 from crm_store.models.tickets import Ticket
 
 __all__ = [
-    "AuditEntry", "Base", "Campaign", "CampaignDelivery", "CampaignStatus", "ChannelIdentity",
+    "AgentAvailability", "AgentStatus", "AuditEntry", "Base", "Campaign", "CampaignDelivery", "CampaignStatus", "ChannelIdentity",
     "Conversation", "ConversationMode", "ConversationNote", "Customer", "CustomerRfm", "DeliveryStatus", "DialogueEvent", "Direction", "Handoff",
     "HandoffStatus", "Interest", "InterestSource", "LinkCode", "LoginThrottle", "Message", "Order", "OrderLine",
     "OrderStatus", "Product", "ReturnRequest", "ReturnStatus", "Segment", "SenderKind", "StaffRole",

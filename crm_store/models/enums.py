@@ -104,3 +104,10 @@ class StaffRole(enum.StrEnum):
     AGENT = "agent"
     MARKETER = "marketer"
     ADMIN = "admin"
+
+
+class AgentStatus(enum.StrEnum):
+    """Whether a member of service staff takes new conversations (automatic assignment)."""
+
+    ONLINE = "online"
+    AWAY = "away"

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_store.models.base import Base, str_enum, utcnow
-from crm_store.models.enums import StaffRole
+from crm_store.models.enums import AgentStatus, StaffRole
 
 
 class StaffUser(Base):
@@ -24,6 +24,25 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+
+
+class AgentAvailability(Base):
+    """Whether one member of service staff takes conversations now (migration 0014), and
+    how many at once. No row: away, with the default capacity.
+
+    Automatic assignment (crm_store.services.assignment) gives a waiting handoff to the online
+    agent with the fewest open conversations below their capacity; `last_assigned_at` breaks
+    ties (whoever has gone longest without a new conversation)."""
+
+    __tablename__ = "agent_availability"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[AgentStatus] = mapped_column(str_enum(AgentStatus, "agent_status"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Conversations at once for this agent; NULL: the setting KEFU_AGENT_CAPACITY.
+    capacity: Mapped[int | None]
+    last_assigned_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

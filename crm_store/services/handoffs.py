@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
@@ -14,6 +14,7 @@ from crm_store.models import (
     Handoff,
     HandoffStatus,
     TicketPriority,
+    UTCDateTime,
     utcnow,
 )
 from crm_store.normalise import normalise_email
@@ -116,15 +117,31 @@ def queue(session: Session) -> list[Handoff]:
     return list(session.scalars(stmt))
 
 
-def claim(session: Session, *, handoff_id: int, staff_id: int) -> Handoff:
+def served_order(session: Session) -> list[Handoff]:
+    """Unclaimed handoffs in the order they are served, by agents and by automatic
+    assignment alike: most urgent first (urgency), then whoever has waited longest."""
+    found = []
+    for handoff in queue(session):
+        conversation = session.get(Conversation, handoff.conversation_id)
+        rank = PRIORITY_RANK[urgency(session, handoff, customer_id=conversation.customer_id)]
+        found.append((-rank, handoff.requested_at, handoff.id, handoff))
+    return [item[-1] for item in sorted(found, key=lambda item: item[:3])]
+
+
+def claim(session: Session, *, handoff_id: int, staff_id: int,
+          actor: str | None = None) -> Handoff:
     """Give the conversation to one agent. Two agents clicking at once: only the first wins."""
     now = utcnow()
     # One conditional UPDATE, so the check and the write cannot interleave between agents.
+    # A handoff that goes back to the queue (release) keeps its first claimed_at: the moment
+    # the customer first had a person (the dashboard's figure), as a transfer keeps it.
     result = session.execute(
         update(Handoff)
         .where(Handoff.id == handoff_id,
                Handoff.status.in_((HandoffStatus.REQUESTED, HandoffStatus.WAITING)))
-        .values(status=HandoffStatus.CLAIMED, claimed_by_id=staff_id, claimed_at=now)
+        .values(status=HandoffStatus.CLAIMED, claimed_by_id=staff_id,
+                claimed_at=func.coalesce(Handoff.claimed_at,
+                                           literal(now, UTCDateTime())))
         .execution_options(synchronize_session=False)
     )
     handoff = _require(session, handoff_id)
@@ -133,9 +150,25 @@ def claim(session: Session, *, handoff_id: int, staff_id: int) -> Handoff:
         raise NotAllowed(f"handoff {handoff_id} is already {handoff.status.value}")
     conversation = session.get(Conversation, handoff.conversation_id)
     conversation.mode = ConversationMode.HUMAN
-    audit.record(session, actor=f"staff:{staff_id}", staff_id=staff_id, action="handoff.claim",
-                 entity="conversation", entity_id=handoff.conversation_id,
-                 details={"handoff_id": handoff.id})
+    audit.record(session, actor=actor or f"staff:{staff_id}", staff_id=staff_id,
+                 action="handoff.claim", entity="conversation",
+                 entity_id=handoff.conversation_id, details={"handoff_id": handoff.id})
+    return handoff
+
+
+def release(session: Session, *, handoff_id: int, actor: str) -> Handoff:
+    """A claimed conversation goes back to the queue (its agent went away): waiting again in
+    its old place (requested_at is kept), still with a person (human mode)."""
+    handoff = _require(session, handoff_id)
+    if handoff.status != HandoffStatus.CLAIMED:
+        raise NotAllowed(f"handoff {handoff_id} is {handoff.status.value}; only a claimed "
+                         "conversation can go back to the queue")
+    previous = handoff.claimed_by_id
+    handoff.status = HandoffStatus.WAITING
+    handoff.claimed_by_id = None
+    audit.record(session, actor=actor, action="handoff.release", entity="conversation",
+                 entity_id=handoff.conversation_id,
+                 details={"handoff_id": handoff.id, "from": previous})
     return handoff
 
 
@@ -157,8 +190,9 @@ def resolve(session: Session, *, handoff_id: int, staff_id: int | None,
 
 
 def position(session: Session, *, handoff_id: int) -> int:
-    """The handoff's place in the agents' queue (1 = next); 1 once it is no longer queued."""
-    ids = [h.id for h in queue(session)]
+    """The handoff's place in the agents' queue as it is served (1 = next); 1 once it is no
+    longer queued."""
+    ids = [h.id for h in served_order(session)]
     return ids.index(handoff_id) + 1 if handoff_id in ids else 1
 
 

@@ -47,6 +47,7 @@ PUBLIC = {
 SERVICE = ("agent", "admin")
 MARKETING = ("marketer", "admin")
 ANY_STAFF = ("agent", "marketer", "admin")
+ADMIN = ("admin",)
 # Who may use which staff route, by path prefix (first match wins).
 RULES: list[tuple[str, tuple[str, ...]]] = [
     ("/api/auth/", ANY_STAFF),
@@ -57,6 +58,8 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("/api/tickets", SERVICE),
     ("/api/search", SERVICE),
     ("/api/staff", SERVICE),
+    ("/api/agents/me", SERVICE),  # one's own online/away status
+    ("/api/agents", ADMIN),  # who is online with how many conversations; capacities
     ("/api/dashboard", SERVICE),  # agents see their own figures, admins everyone's
     ("/api/segments", MARKETING),
     ("/api/campaigns", MARKETING),
