@@ -100,10 +100,14 @@ def test_an_edited_article_answers_without_a_restart(shop):
     later = time.time() + 5
     os.utime(article, (later, later))
     guest = Customer(shop, "e2e-help-edited")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while True:  # the action server notices within its check interval
-        text = guest.says("do you donate gift cards to charity raffles?")
+        # Not about paying with gift cards (the NLU once read "do you donate gift cards to
+        # charity raffles?" as payment_methods): a question only the new section answers.
+        text = guest.says("do you sponsor charity raffles?")
         if "charity@kefu-demo.example.com" in text or time.monotonic() > deadline:
             break
-        time.sleep(1)
+        # Under the REST channel's per-sender limit (30 a minute) however long a busy
+        # machine takes to re-embed the article.
+        time.sleep(3)
     assert "charity@kefu-demo.example.com" in text
