@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot import limits
+from bot.attachments import LinkSigner
+from bot.auth import load_secret_key
 from bot.channels import rest, telegram, web
 from bot.fanout import RedisFanout
 from bot.gateway import Gateway, lease_for
@@ -24,6 +26,7 @@ from bot.rasa_client import RasaClient
 from bot.rasa_events import RasaEventConsumer
 from bot.recovery import Recovery
 from bot.routes import (  # the marketing console
+    attachments,
     campaigns,
     dashboard,
     errors,
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.rabbitmq_url, settings.rasa_events_queue) if settings.rabbitmq_url else None
         if app.state.rasa_events is not None:
             await app.state.rasa_events.start()
-        dispatcher.register(web.WebSender(app.state.web_connections))
+        dispatcher.register(web.WebSender(app.state.web_connections, app.state.attachment_links))
         dispatcher.register(rest.RestSender())
         app.state.telegram = None
         if settings.telegram_token:
@@ -114,16 +117,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Kefu gateway", lifespan=lifespan)
     app.state.settings = settings
+    # Signed, expiring links to customers' files (bot/attachments.py), keyed like staff
+    # sessions with the app's secret key.
+    app.state.attachment_links = LinkSigner(load_secret_key(settings),
+                                            settings.attachment_link_minutes)
 
     # Bodies are counted as they stream (chunked uploads have no Content-Length to check);
-    # larger ones are refused (webhooks, REST, staff APIs): bot/limits.py.
-    app.add_middleware(limits.BodyLimit, max_bytes=settings.max_body_bytes)
+    # larger ones are refused (webhooks, REST, staff APIs): bot/limits.py. The chat's file
+    # upload takes a file of KEFU_ATTACHMENT_MAX_BYTES and its form fields.
+    app.add_middleware(limits.BodyLimit, max_bytes=settings.max_body_bytes,
+                       larger={web.UPLOAD_PATH: settings.attachment_max_bytes + 64_000})
 
     errors.install(app)  # values the store cannot take: 422, not 500
     app.include_router(health.router)
     app.include_router(rest.router)
     app.include_router(telegram.router)
     app.include_router(web.router)
+    app.include_router(attachments.router)  # signed links to customers' files
     staff_console.install(app)  # staff sign-in, the agent console and its API
     dashboard.install(app)  # KPIs as charts, their CSV, the not-understood inbox
     app.include_router(segments.router)  # /api/segments

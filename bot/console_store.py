@@ -159,7 +159,7 @@ def message_public(message: Message) -> MessagePublic:
         image=content.image, at=message.created_at,
         status=message.delivery_status.value if message.delivery_status else None,
         staff_id=message.staff_id, intent=message.intent, confidence=message.confidence,
-        article=content.article_json(),
+        article=content.article_json(), attachment=content.attachment,
     )
 
 

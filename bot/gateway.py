@@ -64,6 +64,15 @@ NOTHING_TO_UNDO_TEXT = "There's nothing for me to undo right now. How can I help
 UNDO_WINDOW = timedelta(minutes=10)
 
 
+def attachment_received_text(attachment: dict[str, Any], human: bool) -> str:
+    """The acknowledgement of a customer's photo or file."""
+    what = "photo" if str(attachment.get("type", "")).startswith("image/") else "file"
+    if human:
+        return f"Thanks, we've got your {what} — the person helping you can see it now."
+    return (f"Thanks, we've got your {what} — it's saved with this chat, so a person will look "
+            "at it. Tell me what happened, or ask to talk to a person.")
+
+
 @dataclass(frozen=True)
 class Inbound:
     """A customer's message as a channel received it."""
@@ -78,6 +87,9 @@ class Inbound:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Kept with the stored message (e.g. the web widget's client id).
     extra: dict[str, Any] = field(default_factory=dict)
+    # A photo or file the message carries, staged and checked (bot/attachments.py): stored
+    # with the message in one unit of work.
+    upload: store.Upload | None = None
 
     @property
     def sender_id(self) -> str:
@@ -148,7 +160,7 @@ class Gateway:
                 payload["payload"] = inbound.rasa_text
             stored = await store.run(store.record_inbound(
                 inbound.channel, inbound.external_id, inbound.text, inbound.dedupe_key,
-                payload or None, self.lease(), self.own_before))
+                payload or None, self.lease(), self.own_before, inbound.upload))
             conversation = stored.conversation
             if stored.message is None:
                 logger.info("duplicate %s message %s ignored", inbound.channel,
@@ -182,6 +194,13 @@ class Gateway:
 
     async def _route(self, inbound: Inbound, conversation: ConversationRef,
                      message: ChatMessage, verified: bool) -> list[ChatMessage]:
+        if message.content.attachment is not None:
+            # A photo or file carries no words for the dialogue: the gateway says it has it,
+            # and staff see it in the transcript (live when a person has the conversation).
+            text = attachment_received_text(message.content.attachment, conversation.human)
+            replies = [await self._reply(conversation, Content(text), "system")]
+            await store.run(store.mark_handled(message.id), wait=store.OUTAGE_GRACE)
+            return replies
         replies = await self._command(inbound, conversation, verified)
         if replies is None and not conversation.human:
             # Rasa's answer marks the message handled with its replies (store.after_reply).

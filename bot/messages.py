@@ -65,10 +65,14 @@ class Content:
     # (slug, title) of the help article the text was taken from (actions/help_answers.py):
     # staff see which article answered, the dashboard counts such answers.
     article: tuple[str, str] | None = None
+    # A customer's photo or file (bot/store.py attachment_json): id, type, name, size, width,
+    # height. Never a link: links are signed for whoever is shown it (bot/attachments.py).
+    attachment: dict[str, Any] | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.text.strip() or self.buttons or self.products or self.image)
+        return not (self.text.strip() or self.buttons or self.products or self.image
+                    or self.attachment)
 
     def payload(self) -> dict[str, Any] | None:
         """What goes into Message.payload (None for plain text)."""
@@ -83,6 +87,8 @@ class Content:
             payload["summary"] = True
         if self.article:
             payload["article"] = self.article_json()
+        if self.attachment:
+            payload["attachment"] = dict(self.attachment)
         return payload or None
 
     def article_json(self) -> dict[str, str] | None:
@@ -99,6 +105,7 @@ class Content:
             image=_url(payload.get("image")),
             summary=bool(payload.get("summary")),
             article=_article(payload.get("article")),
+            attachment=_attachment(payload.get("attachment")),
         )
 
     def text_with_products(self) -> str:
@@ -253,6 +260,14 @@ class ChatMessage:
             data["image"] = self.content.image
         if self.content.article:
             data["article"] = self.content.article_json()
+        if self.content.attachment:
+            data["attachment"] = dict(self.content.attachment)
         if self.client_id:
             data["client_id"] = self.client_id
         return data
+
+
+def _attachment(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict) or not isinstance(value.get("id"), int):
+        return None
+    return {key: value.get(key) for key in ("id", "type", "name", "size", "width", "height")}

@@ -7,7 +7,7 @@ unknown fields, so a misspelt field is a 422 with its name rather than silently 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -143,6 +143,9 @@ class MessagePublic(BaseModel):
     confidence: float | None = None
     # The help article a bot answer was taken from ({"slug", "title"}).
     article: dict[str, str] | None = None
+    # A customer's photo or file: id, type, name, size, width, height, and `url`, a link
+    # signed for the member of staff reading it (GET /attachments/{id}, expires).
+    attachment: dict[str, Any] | None = None
 
 
 class NotePublic(BaseModel):

@@ -52,6 +52,7 @@ from crm_store.services import (
     link_codes,
     unanswered,
 )
+from crm_store.services import attachments as attachment_service
 from kefu_config import clock, senders
 from kefu_config.handoff import next_steps_text
 from kefu_config.policy import load_policy
@@ -192,17 +193,37 @@ def _log_outage(state: RetryCallState) -> None:
 
 # --- inbound -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Upload:
+    """A customer's file, staged and checked (crm_store.services.attachments), to be stored
+    with the message that carries it."""
+
+    files: attachment_service.FileStore
+    staged: attachment_service.Staged
+    name: str = ""
+
+
 def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | None,
                    payload: dict[str, Any] | None, lease: tuple[str, datetime] | None = None,
-                   own_before: datetime | None = None) -> Callable[[Session], StoredInbound]:
+                   own_before: datetime | None = None, upload: Upload | None = None,
+                   ) -> Callable[[Session], StoredInbound]:
     """Store the message, unfinished under `lease` unless a person has the conversation (then
     it is passed to staff as it is stored). A resend of a message that was stored but never
     answered, whose lease has run out, is taken under this lease and comes back as the message
-    to answer, not as a duplicate."""
+    to answer, not as a duplicate. `upload`: the file it carries, stored in the same unit of
+    work (the row, the bytes in place, the message's reference to it), or not at all."""
     def work(session: Session) -> StoredInbound:
         stored = delivery.record_inbound(session, channel=channel, external_id=external_id,
                                          text=text, dedupe_key=dedupe_key, payload=payload,
                                          lease=lease)
+        if upload is not None and stored.message is not None:
+            row = attachment_service.attach(
+                session, upload.files, upload.staged, conversation_id=stored.conversation.id,
+                channel=channel, customer_id=stored.conversation.customer_id
+                or stored.customer_id, message_id=stored.message.id, name=upload.name)
+            stored.message.payload = {**(stored.message.payload or {}),
+                                      "attachment": attachment_json(row)}
+            session.flush()
         conversation = conversation_ref(stored.conversation)
         first = stored.duplicate_of
         if (first is not None and lease is not None and first.unanswered_since is not None
@@ -213,10 +234,18 @@ def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | 
                                  resumed=True, rasa_text=_rasa_text(first))
         message = chat_message(stored.message) if stored.message is not None else None
         pressed = None
-        if message is not None and not (payload or {}).get("payload") and not conversation.human:
+        if (message is not None and upload is None and not (payload or {}).get("payload")
+                and not conversation.human):
             pressed = _typed_button(session, stored.message)
         return StoredInbound(conversation, message, stored.verified, rasa_text=pressed)
     return work
+
+
+def attachment_json(row: Any) -> dict[str, Any]:
+    """What a message says about its file (Message.payload["attachment"]); links to the
+    bytes are signed per viewer when shown (bot/attachments.py)."""
+    return {"id": row.id, "type": row.content_type, "name": row.original_name,
+            "size": row.size, "width": row.width, "height": row.height}
 
 
 # The bot's last reply may be several messages; the buttons are usually in one of them.

@@ -6,6 +6,7 @@ KPIs keep counting; everything the customer wrote or that identifies them is del
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,8 +35,10 @@ from crm_store.models import (
     Ticket,
     utcnow,
 )
+from crm_store.services import attachments as attachment_service
 from crm_store.services import audit, campaigns, customers, orders
 from kefu_config import senders
+from kefu_config.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +71,30 @@ def _require(session: Session, email: str) -> Customer:
     return customer
 
 
-def export_customer(session: Session, *, email: str) -> dict[str, Any]:
-    """Everything stored about the customer, as plain JSON-ready data."""
+def _files(files: attachment_service.FileStore | None) -> attachment_service.FileStore:
+    return files or attachment_service.FileStore(get_settings().attachments_path)
+
+
+def export_customer(session: Session, *, email: str,
+                    files: attachment_service.FileStore | None = None) -> dict[str, Any]:
+    """Everything stored about the customer, as plain JSON-ready data; the photos and files
+    they sent with their bytes (base64)."""
     customer = _require(session, email)
     cid = customer.id
     conversations = list(session.scalars(
         select(Conversation).where(Conversation.customer_id == cid).order_by(Conversation.id)))
     conversation_ids = [c.id for c in conversations]
+    store = _files(files)
+    sent_files = []
+    for row in attachment_service.for_customer(session, customer_id=cid,
+                                               conversation_ids=conversation_ids):
+        item = _columns(row, "created_at", "channel", "content_type", "size", "sha256",
+                        "original_name", "width", "height")
+        try:
+            item["content_base64"] = base64.b64encode(store.read(row.sha256)).decode()
+        except NotFound:
+            item["content_base64"] = None  # the bytes are gone (a restore without them)
+        sent_files.append(item)
     data: dict[str, Any] = {
         "exported_at": utcnow().isoformat(),
         "customer": _columns(customer, "id", "email", "name", "phone", "language", "segment",
@@ -134,6 +154,7 @@ def export_customer(session: Session, *, email: str) -> dict[str, Any]:
                 campaigns.with_message(select(CampaignDelivery, campaigns.delivery_state()))
                 .where(CampaignDelivery.customer_id == cid).order_by(CampaignDelivery.id))
         ],
+        "files": sent_files,
         "changes": [_columns(a, "at", "actor", "action", "details")
                     for a in session.scalars(select(AuditEntry)
                                              .where(AuditEntry.entity == "customer",
@@ -155,12 +176,18 @@ class ForgetResult:
     rasa_senders: tuple[str, ...] = ()
 
 
-def forget_customer(session: Session, *, email: str, actor: str = "admin") -> ForgetResult:
-    """Erase the customer's personal data; orders stay, attached to an anonymous record."""
+def forget_customer(session: Session, *, email: str, actor: str = "admin",
+                    files: attachment_service.FileStore | None = None) -> ForgetResult:
+    """Erase the customer's personal data; orders stay, attached to an anonymous record.
+    Their photos and files go too: rows now, bytes once the unit of work has committed."""
     customer = _require(session, email)
     cid = customer.id
     conversation_ids = list(session.scalars(
         select(Conversation.id).where(Conversation.customer_id == cid)))
+    files_deleted = attachment_service.forget(
+        session, _files(files),
+        attachment_service.for_customer(session, customer_id=cid,
+                                        conversation_ids=conversation_ids))
     messages_deleted = 0
     sender_ids = tuple(senders.sender_id(channel, external_id)
                        for channel, external_id in session.execute(
@@ -215,7 +242,8 @@ def forget_customer(session: Session, *, email: str, actor: str = "admin") -> Fo
     # The log keeps that an erasure happened, never whose email it was.
     audit.record(session, actor=actor, action="customer.forget", entity="customer",
                  entity_id=cid, details={"orders_kept": orders_kept,
-                                         "messages_deleted": messages_deleted})
+                                         "messages_deleted": messages_deleted,
+                                         "files_deleted": files_deleted})
     session.flush()
     return ForgetResult(cid, orders_kept, messages_deleted, tickets_anonymised, sender_ids)
 

@@ -106,6 +106,22 @@ class Settings(BaseSettings):
     # restart of one replica (it then takes back its own unfinished messages at once).
     replica_name: str | None = None
 
+    # --- Customers' photos and files (crm_store/services/attachments.py) ---
+    # Where the bytes are kept, once per content (named by their SHA-256); unset:
+    # <data dir>/attachments. Rows in the store say whose they are.
+    attachments_dir: Path | None = None
+    # The largest file a customer may send (Telegram's bots may download 20 MB at most).
+    attachment_max_bytes: int = Field(10_000_000, ge=1_000, le=20_000_000)
+    # Images larger than this many pixels are refused before they are decoded (a
+    # "decompression bomb": a small file that unpacks to gigabytes). 40 MP is beyond any
+    # phone camera.
+    attachment_max_pixels: int = Field(40_000_000, ge=10_000)
+    # Files one customer (or one anonymous chat) may send in a window.
+    attachment_customer_max: int = Field(10, ge=1)
+    attachment_customer_window_seconds: float = Field(600.0, gt=0)
+    # How long a signed link to a file (in the widget, in the agent console) works.
+    attachment_link_minutes: float = Field(60.0, gt=0)
+
     # --- Staff sign-in (agent console, marketing, dashboard) ---
     # Keys staff session cookies, API tokens and CSRF tokens. Environment only; unset, a random
     # key is made once and kept in the data directory (fine on one machine; give every
@@ -157,6 +173,13 @@ class Settings(BaseSettings):
     def data_path(self) -> Path:
         path = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
         return path.resolve()
+
+    @property
+    def attachments_path(self) -> Path:
+        if self.attachments_dir is None:
+            return self.data_path / "attachments"
+        path = self.attachments_dir
+        return (path if path.is_absolute() else Path.cwd() / path).resolve()
 
     @property
     def rasa_url(self) -> str:

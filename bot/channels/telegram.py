@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import io
 import json
 import logging
 import re
@@ -56,7 +57,7 @@ from telegram.ext import (
 )
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from bot import limits, store
+from bot import attachments, limits, store
 from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
@@ -202,6 +203,7 @@ class TelegramChannel:
         builder = builder.updater(None)
         self.application: Application = builder.build()
         self.sender = TelegramSender(self.application, limiters.telegram_chat)
+        self.limiters = limiters
         self._add_handlers()
         self._runner: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -323,6 +325,9 @@ class TelegramChannel:
             app.add_handler(CommandHandler(command, self.on_text))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self.on_text))
         app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE
+                                       & (filters.PHOTO | filters.Document.ALL),
+                                       self.on_attachment))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT,
                                        self.on_unsupported))
         app.add_error_handler(self.on_error)
@@ -386,14 +391,54 @@ class TelegramChannel:
         await self.gateway.handle(inbound, on_stored=stored)
 
     @receipted
+    async def on_attachment(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo (the largest size Telegram offers) or a file sent as a document: fetched
+        from the Bot API server (getFile, then /file/bot<token>/<path>), checked and stored
+        with its message (bot/attachments.py). A download that fails raises, so the update is
+        not confirmed and Telegram sends it again."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            return
+        item = message.photo[-1] if message.photo else message.document
+        if item is None:
+            return
+        name = "" if message.photo else (getattr(item, "file_name", None) or "")
+        settings = self.settings
+        if item.file_size and item.file_size > settings.attachment_max_bytes:
+            # Not even downloaded.
+            await self._refuse_file(chat.id, attachments.service.too_big(
+                item.file_size, settings.attachment_max_bytes).reason)
+            return
+        telegram_file = await item.get_file()
+        buffer = io.BytesIO()
+        await telegram_file.download_to_memory(buffer)
+
+        async def stored(conversation: ConversationRef, _message: ChatMessage) -> None:
+            self.settle(update, stored=True)
+
+        try:
+            await attachments.receive(
+                self.gateway, self.limiters, settings, channel=CHANNEL,
+                external_id=str(chat.id), data=buffer.getvalue(), name=name,
+                caption=message.caption, dedupe_key=self._dedupe_key(update),
+                on_stored=stored)
+        except attachments.Refused as refused:
+            await self._refuse_file(chat.id, refused.reason)
+
+    async def _refuse_file(self, chat_id: int, reason: str) -> None:
+        conversation = await store.run(store.start_conversation(CHANNEL, str(chat_id)))
+        await self.gateway.deliver(conversation_id=conversation.id, sender="system",
+                                   text=f"Sorry, {reason}.")
+
+    @receipted
     async def on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
             return
         conversation = await store.run(store.start_conversation(CHANNEL, str(chat.id)))
         await self.gateway.deliver(conversation_id=conversation.id, sender="system",
-                                   text="Sorry, I can only read text messages. Please type "
-                                        "your question.")
+                                   text="Sorry, I can only read text, photos and PDF files. "
+                                        "Please type your question.")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(context.error, store.StoreUnavailable):

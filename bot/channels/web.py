@@ -16,9 +16,15 @@ Websocket protocol (`/ws/chat`, JSON text frames):
     {"type": "ack", "client_id": "...", "id": <stored id>, "duplicate": bool}
     {"type": "typing", "on": bool}
     {"type": "message", "id", "sender": "customer|bot|agent|system", "text", "at",
-     "buttons"?, "products"?, "image"?, "client_id"?}
+     "buttons"?, "products"?, "image"?, "client_id"?,
+     "attachment"?: {"id", "type", "name", "size", "width", "height", "url"}}
     {"type": "error", "reason": "...", "client_id"?: "...", "retry_after"?: <seconds>}
     {"type": "pong"}
+
+Photos and PDFs are not sent over the socket: the widget posts them (multipart: session,
+client_id, file, caption?) to `POST /api/chat/attachments`, which answers with the stored
+message; the chat's other tabs get it as a "message" frame, and the acknowledgement comes as
+usual. "url" is a link to the file signed for this chat that expires (bot/attachments.py).
 
 The session id (kept in the browser's localStorage) is the conversation's external id. The
 widget resends a message until it is acknowledged; the server processes each client id once.
@@ -43,13 +49,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import limits, shop_identity, store
+from bot import attachments, limits, shop_identity, store
 from bot.gateway import Gateway, Inbound
 from bot.messages import ChatMessage
 from bot.outbound import Outcome
@@ -246,15 +262,31 @@ class WebConnections:
         return await self._broadcast_here(session, data, token)
 
 
+def _signer(app: Any) -> attachments.LinkSigner | None:
+    return getattr(app.state, "attachment_links", None)
+
+
+def customer_json(app: Any, message: ChatMessage) -> dict[str, Any]:
+    """A message as the customer's widget gets it: a file with a link signed for them."""
+    data = message.to_json()
+    signer = _signer(app)
+    return signer.for_customer(data, message.conversation_id) if signer else data
+
+
 class WebSender:
     channel = CHANNEL
 
-    def __init__(self, connections: WebConnections) -> None:
+    def __init__(self, connections: WebConnections, signer: attachments.LinkSigner | None = None
+                 ) -> None:
         self.connections = connections
+        self.signer = signer
 
     async def send(self, conversation: ConversationRef, message: ChatMessage) -> Outcome:
+        data = message.to_json()
+        if self.signer is not None:
+            data = self.signer.for_customer(data, conversation.id)
         if await self.connections.broadcast(conversation.external_id,
-                                            {"type": "message", **message.to_json()}):
+                                            {"type": "message", **data}):
             # Delivered once the widget acknowledges it.
             return Outcome.sent()
         return Outcome.deferred("no open chat; sent with the history when the customer returns")
@@ -306,7 +338,7 @@ async def chat_socket(websocket: WebSocket) -> None:
         await connection.send({
             "type": "welcome", "session": session, "verified": verified, "identity": identity,
             "max_chars": app.state.settings.max_message_chars,
-            "history": [m.to_json() for m in history],
+            "history": [customer_json(app, m) for m in history],
             "greeting": None if history else GREETING,
             "quick_replies": [] if history else QUICK_REPLIES,
         })
@@ -405,9 +437,10 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
         await connection.send({"type": "ack", "client_id": frame.client_id, "id": message.id,
                                "duplicate": False})
         # Other tabs of the same chat (on any replica) show the customer's message too.
-        await _registry(connection).broadcast(connection.session,
-                                              {"type": "message", **message.to_json()},
-                                              exclude=connection)
+        await _registry(connection).broadcast(
+            connection.session,
+            {"type": "message", **customer_json(connection.websocket.app, message)},
+            exclude=connection)
         if not conversation.human:
             typing = True
             await connection.send({"type": "typing", "on": True})
@@ -434,6 +467,58 @@ async def _on_message(connection: Connection, gateway: Gateway, raw: str) -> Non
     if handled.duplicate:
         await connection.send({"type": "ack", "client_id": frame.client_id, "id": None,
                                "duplicate": True})
+
+
+# --- photos and files --------------------------------------------------------------------------
+
+UPLOAD_PATH = "/api/chat/attachments"
+
+
+@router.post(UPLOAD_PATH, status_code=201, tags=["web"], responses={
+    400: {"description": "no such chat session, or a bad client id"},
+    413: {"description": "the file (or its picture) is too large"},
+    415: {"description": "not a JPEG, PNG or WebP photo or a PDF"},
+    422: {"description": "the file is damaged or incomplete"},
+    429: {"description": "too many files from this customer; Retry-After"}})
+async def upload_attachment(
+    request: Request,
+    session: Annotated[str, Form(max_length=64)],
+    client_id: Annotated[str, Form(max_length=64)],
+    file: Annotated[UploadFile, File()],
+    caption: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
+) -> JSONResponse:
+    """A photo or PDF from the chat widget, sent as a message of the chat `session`.
+
+    The answer is the stored message (with a link to the file signed for this chat) or, for a
+    file that is refused, `{"detail": <the reason, for the customer>, "code": ...}`; nothing is
+    stored then. The bot's acknowledgement arrives on the chat's websocket."""
+    if not SESSION_RE.match(session) or not CLIENT_ID_RE.match(client_id):
+        raise HTTPException(400, "unknown chat session or bad client id")
+    app = request.app
+    settings = app.state.settings
+    if caption and (problem := limits.message_problem(caption, settings.max_message_chars)):
+        raise HTTPException(422, f"Sorry, {problem}.")
+    data = await file.read(settings.attachment_max_bytes + 1)
+
+    async def stored(_conversation: ConversationRef, message: ChatMessage) -> None:
+        # The customer's other tabs show it too (this one shows the answer below).
+        await app.state.web_connections.broadcast(
+            session, {"type": "message", **customer_json(app, message)})
+
+    try:
+        handled = await attachments.receive(
+            app.state.gateway, limits.limiters_for(app), settings, channel=CHANNEL,
+            external_id=session, data=data, name=file.filename or "", caption=caption,
+            dedupe_key=f"web:{session}:{client_id}", extra={"client_id": client_id},
+            on_stored=stored)
+    except attachments.Refused as refused:
+        headers = {"Retry-After": "60"} if refused.code == "rate" else None
+        return JSONResponse({"detail": f"Sorry, {refused.reason}.", "code": refused.code},
+                            status_code=refused.status, headers=headers)
+    if handled.message is None:
+        return JSONResponse({"duplicate": True, "message": None}, status_code=200)
+    return JSONResponse({"duplicate": False, "message": customer_json(app, handled.message)},
+                        status_code=201)
 
 
 def _slow_down(seconds: int) -> str:

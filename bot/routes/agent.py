@@ -64,7 +64,7 @@ async def staff_socket(websocket: WebSocket) -> None:
     async with bus.subscribe() as events:
         await websocket.send_text(json.dumps({"type": "hello", "staff": {
             "id": staff.id, "name": staff.name, "role": staff.role}}))
-        forward = asyncio.create_task(_forward(websocket, events))
+        forward = asyncio.create_task(_forward(websocket, events, staff.id))
         recheck = asyncio.create_task(_recheck(websocket, staff))
         try:
             await _receive(websocket)
@@ -76,8 +76,13 @@ async def staff_socket(websocket: WebSocket) -> None:
                     await task
 
 
-async def _forward(websocket: WebSocket, events) -> None:
+async def _forward(websocket: WebSocket, events, staff_id: int) -> None:
+    signer = websocket.app.state.attachment_links
     async for event in events:
+        message = event.get("message") if event.get("type") == "message" else None
+        if isinstance(message, dict) and message.get("attachment"):
+            # A customer's photo: a link only this member of staff can open.
+            event = {**event, "message": signer.for_staff(message, staff_id)}
         await websocket.send_text(json.dumps(event, default=str))
 
 

@@ -31,14 +31,20 @@ ERRORS = {401: {"description": "not signed in"}, 403: {"description": "not servi
 @router.get("/conversations/{conversation_id}", response_model=ConversationPublic,
             responses=ERRORS)
 async def get_conversation(
-    conversation_id: int, staff: ServiceStaff,
+    conversation_id: int, staff: ServiceStaff, request: Request,
     limit: Annotated[int, Query(ge=1, le=cs.TRANSCRIPT_LIMIT)] = cs.TRANSCRIPT_LIMIT,
 ) -> ConversationPublic:
     """The transcript (last `limit` messages, oldest first), the handoff and the notes."""
     with http_errors():
-        return await store.run(cs.conversation_public(conversation_id, cs.Actor(staff.id,
-                                                                               staff.role),
-                                                      limit))
+        public = await store.run(cs.conversation_public(conversation_id,
+                                                        cs.Actor(staff.id, staff.role), limit))
+    # Customers' photos: links that only this member of staff can open, for a while.
+    signer = request.app.state.attachment_links
+    for message in public.messages:
+        if message.attachment:
+            message.attachment = signer.for_staff({"attachment": message.attachment},
+                                                  staff.id)["attachment"]
+    return public
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=201,

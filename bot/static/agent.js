@@ -225,6 +225,28 @@
     if (mine) renderTransferOptions();
   }
 
+  // A customer's photo (a thumbnail that opens the full picture) or file (a link); the link is
+  // signed for this member of staff and expires (GET /attachments/{id}).
+  function attachmentView(a) {
+    var box = el("div", "attachment");
+    var url = a.url && /^\/(?!\/)/.test(a.url) ? a.url : null;
+    var label = (a.name || (String(a.type).indexOf("image/") === 0 ? "photo" : "file")) +
+      (a.size ? " · " + Math.max(1, Math.round(a.size / 1000)) + " kB" : "");
+    if (!url) { box.appendChild(el("span", "file", label)); return box; }
+    var link = el("a", "file");
+    link.href = url; link.target = "_blank"; link.rel = "noopener";
+    if (String(a.type).indexOf("image/") === 0) {
+      var img = el("img", "thumb");
+      img.src = url;
+      img.alt = "Customer's photo " + (a.name || "");
+      link.appendChild(img);
+    } else {
+      link.textContent = "📄 " + label;
+    }
+    box.appendChild(link);
+    return box;
+  }
+
   function appendMessage(message) {
     if (state.shown[message.id]) return;
     state.shown[message.id] = true;
@@ -247,6 +269,7 @@
       li.appendChild(el("div", "source", "Answered from help article: " + message.article.title +
                         " (" + message.article.slug + ")"));
     }
+    if (message.attachment) li.appendChild(attachmentView(message.attachment));
     (message.products || []).forEach(function (p) {
       li.appendChild(el("div", "product", p.name + (p.price ? " — " + p.price : "") + (p.reason ? " (" + p.reason + ")" : "")));
     });
@@ -719,6 +742,7 @@
           var m = event.message;
           appendMessage({ id: m.id, sender: m.sender, text: m.text || "", at: m.at,
                           buttons: m.buttons, products: m.products, article: m.article,
+                          attachment: m.attachment,
                           direction: event.direction, staff_id: m.staff_id });
           scrollDown();
         }

@@ -107,8 +107,22 @@
   input.autocomplete = "off";
   var send = el("button", "kefu-send", "Send");
   send.type = "submit";
+  // Photos and PDFs (issue 18): chosen with the paper clip, pasted or dropped on the chat;
+  // shown for a look before they are sent (POST /api/chat/attachments).
+  var attach = el("button", "kefu-attach", "📎");
+  attach.type = "button";
+  attach.setAttribute("aria-label", "Attach a photo or PDF");
+  attach.title = "Attach a photo or PDF";
+  var fileInput = el("input", "kefu-file");
+  fileInput.type = "file";
+  fileInput.accept = "image/jpeg,image/png,image/webp,application/pdf";
+  fileInput.hidden = true;
+  form.appendChild(attach);
+  form.appendChild(fileInput);
   form.appendChild(input);
   form.appendChild(send);
+  var preview = el("div", "kefu-preview");
+  preview.hidden = true;
   // Near the length limit: a counter, and a notice when the limit is reached or a paste is cut.
   // The notice is a live region that stays in the page (empty when there is nothing to say),
   // so a screen reader announces it when it appears.
@@ -125,6 +139,7 @@
   panel.appendChild(typing);
   panel.appendChild(quick);
   panel.appendChild(limitBar);
+  panel.appendChild(preview);
   panel.appendChild(form);
   root.appendChild(panel);
   root.appendChild(launcher);
@@ -188,6 +203,7 @@
       img.src = msg.image;
       row.appendChild(img);
     }
+    if (msg.attachment) row.appendChild(attachmentView(msg.attachment, msg.preview));
     if (msg.products && msg.products.length) row.appendChild(productCards(msg.products));
     if (msg.buttons && msg.buttons.length) row.appendChild(buttons(msg.buttons));
     if (msg.pending) row.classList.add("kefu-pending");
@@ -291,6 +307,7 @@
   input.addEventListener("input", function () { updateLimit(); });
   input.addEventListener("paste", function (event) {
     var data = event.clipboardData || window.clipboardData;
+    if (data && data.files && data.files.length) { event.preventDefault(); choose(data.files[0]); return; }
     var pasted = data ? data.getData("text") : "";
     var selected = (input.selectionEnd || 0) - (input.selectionStart || 0);
     var over = input.value.length - selected + pasted.length - state.maxChars;
@@ -353,6 +370,96 @@
       quick.appendChild(button);
     });
   }
+
+  // --- photos and files ---------------------------------------------------------------------
+  function attachmentView(a, localUrl) {
+    var url = localUrl || (a.url && /^\/(?!\/)/.test(a.url) ? origin + a.url : null);
+    var box = el("div", "kefu-attachment");
+    if (String(a.type || "").indexOf("image/") === 0 && url) {
+      var link = el("a");
+      link.href = url; link.target = "_blank"; link.rel = "noopener";
+      var img = el("img", "kefu-photo");
+      img.alt = a.name ? "Photo: " + a.name : "Your photo";
+      img.src = url;
+      link.appendChild(img);
+      box.appendChild(link);
+    } else {
+      var file = url ? el("a", "kefu-file-link", "📄 " + (a.name || "document")) : el("span", "kefu-file-link", "📄 " + (a.name || "document"));
+      if (url) { file.href = url; file.target = "_blank"; file.rel = "noopener"; }
+      box.appendChild(file);
+    }
+    return box;
+  }
+
+  var chosen = null;
+  function choose(file) {
+    if (!file) return;
+    clearChoice();
+    chosen = { file: file, url: URL.createObjectURL(file) };
+    preview.textContent = "";
+    if (/^image\//.test(file.type)) {
+      var img = el("img", "kefu-preview-image");
+      img.alt = "Preview of " + file.name;
+      img.src = chosen.url;
+      preview.appendChild(img);
+    } else {
+      preview.appendChild(el("span", "kefu-preview-name", "📄 " + file.name));
+    }
+    var sendFile = el("button", "kefu-preview-send", /^image\//.test(file.type) ? "Send photo" : "Send file");
+    sendFile.type = "button";
+    sendFile.addEventListener("click", function () { sendChosen(); });
+    var cancel = el("button", "kefu-preview-cancel", "Cancel");
+    cancel.type = "button";
+    cancel.addEventListener("click", function () { clearChoice(); });
+    preview.appendChild(sendFile);
+    preview.appendChild(cancel);
+    preview.hidden = false;
+    scrollDown();
+  }
+  function clearChoice() {
+    chosen = null;
+    preview.textContent = "";
+    preview.hidden = true;
+    fileInput.value = "";
+  }
+  function sendChosen() {
+    if (!chosen || !state.session) return;
+    var file = chosen.file, localUrl = chosen.url, clientId = newId();
+    var caption = input.value.trim();
+    clearChoice();
+    var row = render({ sender: "customer", text: caption, client_id: clientId, pending: true,
+                       attachment: { type: file.type, name: file.name }, preview: localUrl });
+    var body = new FormData();
+    body.append("session", state.session);
+    body.append("client_id", clientId);
+    if (caption) { body.append("caption", caption); input.value = ""; updateLimit(); }
+    body.append("file", file, file.name);
+    fetch(origin + "/api/chat/attachments", { method: "POST", body: body }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (r.ok) {
+          var msg = data.message;
+          if (msg && msg.id != null) { row.setAttribute("data-key", "id:" + msg.id); noteId(msg.id); }
+          markSent(row);
+          return;
+        }
+        row.classList.remove("kefu-pending");
+        row.classList.add("kefu-refused");
+        row.appendChild(el("div", "kefu-refused-reason", "Not sent: " + (data.detail || "Sorry, that file could not be sent.")));
+      });
+    }).catch(function () {
+      row.classList.remove("kefu-pending");
+      row.classList.add("kefu-refused");
+      row.appendChild(el("div", "kefu-refused-reason", "Not sent: the connection failed. Please try again."));
+    });
+  }
+  attach.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () { choose(fileInput.files && fileInput.files[0]); });
+  panel.addEventListener("dragover", function (event) { event.preventDefault(); });
+  panel.addEventListener("drop", function (event) {
+    event.preventDefault();
+    var files = event.dataTransfer && event.dataTransfer.files;
+    if (files && files.length) choose(files[0]);
+  });
 
   // --- sending: an outbox that survives reloads and reconnects --------------------------
   function submit(text, payload) {

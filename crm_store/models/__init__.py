@@ -1,5 +1,6 @@
 """Every table of the customer store; import models from here."""
 
+from crm_store.models.attachments import Attachment
 from crm_store.models.base import Base, UTCDateTime, utcnow
 from crm_store.models.campaigns import Campaign, CampaignDelivery
 from crm_store.models.catalog import Product
@@ -32,7 +33,7 @@ from crm_store.models.staff_auth import LoginThrottle, StaffSession
 from crm_store.models.tickets import Ticket
 
 __all__ = [
-    "AgentAvailability", "AgentStatus", "AuditEntry", "Base", "Campaign", "CampaignDelivery", "CampaignStatus", "ChannelIdentity",
+    "AgentAvailability", "AgentStatus", "Attachment", "AuditEntry", "Base", "Campaign", "CampaignDelivery", "CampaignStatus", "ChannelIdentity",
     "Conversation", "ConversationMode", "ConversationNote", "Customer", "CustomerRfm", "DeliveryStatus", "DialogueEvent", "Direction", "Handoff",
     "HandoffStatus", "Interest", "InterestSource", "LinkCode", "LoginThrottle", "Message", "Order", "OrderLine",
     "OrderStatus", "Product", "ReturnRequest", "ReturnStatus", "Segment", "SenderKind", "StaffRole",

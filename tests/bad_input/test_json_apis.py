@@ -10,6 +10,7 @@ import httpx
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 
+from bot.channels.web import UPLOAD_PATH
 from crm_store.db import session_scope
 from crm_store.models import Conversation
 from tests.bad_input.conftest import ADA, bearer
@@ -84,6 +85,8 @@ def test_oversized_bodies_are_refused_with_413_even_when_chunked(bare_gateway):
     problems = []
     with httpx.Client(base_url=bare_gateway.url, timeout=30) as client:
         for method, path, kind in body_routes(bare_gateway.app):
+            if path == UPLOAD_PATH:
+                continue  # a larger limit of its own: the next test
             content_type = "application/json" if kind == "json" else \
                 "application/x-www-form-urlencoded"
             declared = client.request(method, path, content=b"a" * OVER_LIMIT,
@@ -131,3 +134,31 @@ def test_values_the_store_cannot_hold_get_422_and_nothing_is_written(bare_gatewa
     nul_sender = httpx.get(f"{bare_gateway.url}/webhooks/rest/messages",
                            params={"sender": "a\x00b"})
     assert nul_sender.status_code == 422 and "control characters" in nul_sender.text
+
+
+def test_the_chat_upload_takes_a_photo_but_refuses_bodies_over_its_own_limit(bare_gateway):
+    """POST /api/chat/attachments takes a file of KEFU_ATTACHMENT_MAX_BYTES (and its form
+    fields), more than the 1 MB of every other body, and no more, chunked or not."""
+    limit = bare_gateway.settings.attachment_max_bytes + 64_000
+    over = limit + 1_000
+
+    head = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n")
+
+    def chunks():
+        yield head
+        piece = b"a" * 262_144
+        for _ in range(over // len(piece) + 1):
+            yield piece
+
+    headers = {"Content-Type": "multipart/form-data; boundary=x"}
+    with httpx.Client(base_url=bare_gateway.url, timeout=60) as client:
+        for response in (client.post(UPLOAD_PATH, content=head + b"a" * over,
+                                             headers=headers),
+                         client.post(UPLOAD_PATH, content=chunks(), headers=headers)):
+            assert response.status_code == 413
+            assert f"{limit:,} bytes" in response.json()["detail"]
+        # Over the 1 MB of other bodies, under its own: read, and refused for what it is.
+        response = client.post(UPLOAD_PATH, data={"session": "s" * 24, "client_id": "c1"},
+                               files={"file": ("big.jpg", b"a" * 1_500_000, "image/jpeg")})
+        assert response.status_code == 415

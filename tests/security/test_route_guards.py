@@ -27,6 +27,10 @@ PUBLIC = {
     ("GET", "/static/shop.css"): "the shop page",
     ("GET", "/api/shop/products"): "the catalog any shop visitor sees (catalog fields only)",
     ("WS", "/ws/chat"): "the customer chat; a session is its own random secret",
+    ("POST", "/api/chat/attachments"): "the customer chat's photos; a session is its own "
+                                        "random secret, files are checked and rate-limited",
+    ("GET", "/attachments/{attachment_id}"): "a signed, expiring link for one chat or one "
+                                             "signed-in agent (tests/staff/test_attachments.py)",
     ("POST", "/webhooks/rest/webhook"): "the REST channel; KEFU_REST_TOKEN guards it when set",
     ("GET", "/webhooks/rest/messages"): "the REST channel; KEFU_REST_TOKEN guards it when set",
     ("POST", "/webhooks/telegram"): "Telegram's webhook; its secret token header guards it",

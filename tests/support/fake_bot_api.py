@@ -54,6 +54,9 @@ class _Queued:
     delivered: bool = False
 
 
+_UPDATE_IDS = itertools.count(1000)
+
+
 class FakeBotApi:
     def __init__(self, token: str = DEFAULT_TOKEN, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
@@ -66,10 +69,17 @@ class FakeBotApi:
         self._updates: list[_Queued] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._cond = threading.Condition()
-        self._update_ids = itertools.count(1000)
+        # Shared by every fake server in this test process: like a real bot's, update ids only
+        # grow, so a store a test module shares with another never sees the same update twice
+        # (the gateway would drop it as a duplicate).
+        self._update_ids = _UPDATE_IDS
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._closed = False
+        # Files users sent: file_id -> (file_path, bytes), served as the real Bot API does
+        # (getFile gives file_path; GET /file/bot<token>/<file_path> gives the bytes).
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self._file_ids = itertools.count(1)
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
@@ -115,6 +125,46 @@ class FakeBotApi:
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.push_update({"update_id": self._next_update_id(update_id), "message": message})
+
+    def add_file(self, data: bytes, suffix: str) -> dict[str, Any]:
+        """Keep `data` as Telegram keeps an uploaded file; returns its file_id and
+        file_unique_id (and file_size, as Telegram reports it)."""
+        number = next(self._file_ids)
+        file_id = f"F{number:06d}{'x' * 20}"
+        folder = "photos" if suffix in (".jpg", ".png", ".webp") else "documents"
+        with self._cond:
+            self.files[file_id] = (f"{folder}/file_{number}{suffix}", data)
+        return {"file_id": file_id, "file_unique_id": f"U{number:06d}", "file_size": len(data)}
+
+    def _message(self, chat_id: int, **content: Any) -> dict[str, Any]:
+        return {"message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Test"},
+                "from": self.user(chat_id), **content}
+
+    def push_photo(self, chat_id: int, data: bytes, *, width: int = 800, height: int = 600,
+                   caption: str | None = None, suffix: str = ".jpg",
+                   update_id: int | None = None) -> dict[str, Any]:
+        """A user sends a photo: Telegram offers it in sizes (a thumbnail and the full one);
+        here the thumbnail is a small file of its own and the last size is `data`."""
+        thumb = self.add_file(b"thumbnail-not-used", suffix)
+        full = self.add_file(data, suffix)
+        photo = [{**thumb, "width": 90, "height": 67}, {**full, "width": width, "height": height}]
+        content: dict[str, Any] = {"photo": photo}
+        if caption:
+            content["caption"] = caption
+        return self.push_update({"update_id": self._next_update_id(update_id),
+                                 "message": self._message(chat_id, **content)})
+
+    def push_document(self, chat_id: int, data: bytes, *, file_name: str,
+                      mime_type: str = "application/octet-stream",
+                      update_id: int | None = None) -> dict[str, Any]:
+        """A user sends a file as a document (any type, the name and type as their device
+        said)."""
+        suffix = "." + file_name.rsplit(".", 1)[-1] if "." in file_name else ""
+        document = {**self.add_file(data, suffix), "file_name": file_name,
+                    "mime_type": mime_type}
+        return self.push_update({"update_id": self._next_update_id(update_id),
+                                 "message": self._message(chat_id, document=document)})
 
     def push_callback(self, chat_id: int, data: str, *, message_id: int,
                       update_id: int | None = None) -> dict[str, Any]:
@@ -224,6 +274,10 @@ class FakeBotApi:
             def _dispatch(self) -> None:
                 parsed = urllib.parse.urlsplit(self.path)
                 parts = parsed.path.strip("/").split("/")
+                if len(parts) > 2 and parts[0] == "file" and parts[1].startswith("bot"):
+                    # python-telegram-bot percent-encodes the token's colon here.
+                    return self._file(urllib.parse.unquote(parts[1][3:]),
+                                      urllib.parse.unquote("/".join(parts[2:])))
                 if len(parts) != 2 or not parts[0].startswith("bot"):
                     return self._reply(404, {"ok": False, "error_code": 404,
                                              "description": "Not Found"})
@@ -235,6 +289,25 @@ class FakeBotApi:
                                              "description": "Unauthorized"})
                 status, body = api._call(method, params)
                 self._reply(status, body)
+
+            def _file(self, token: str, file_path: str) -> None:
+                # https://core.telegram.org/bots/api#getfile: the bytes at
+                # /file/bot<token>/<file_path>, for the path getFile gave.
+                if token != api.token:
+                    return self._reply(401, {"ok": False, "error_code": 401,
+                                             "description": "Unauthorized"})
+                with api._cond:
+                    data = next((d for path, d in api.files.values() if path == file_path), None)
+                    api.calls.append(Call("file", {"file_path": file_path},
+                                          200 if data is not None else 404))
+                if data is None:
+                    return self._reply(404, {"ok": False, "error_code": 404,
+                                             "description": "Not Found"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _body_params(self) -> dict[str, Any]:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -304,6 +377,19 @@ class FakeBotApi:
             self.calls.append(Call(method, params, status))
 
     # --- Bot API methods -------------------------------------------------------------------
+
+    def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        with self._cond:
+            found = self.files.get(file_id)
+        if found is None:
+            self._record("getFile", params, 400)
+            return 400, {"ok": False, "error_code": 400,
+                         "description": "Bad Request: invalid file_id"}
+        self._record("getFile", params, 200)
+        path, data = found
+        return {"file_id": file_id, "file_unique_id": f"U{file_id[1:7]}",
+                "file_size": len(data), "file_path": path}
 
     def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         self._record("getMe", params, 200)
