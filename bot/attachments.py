@@ -96,8 +96,7 @@ async def receive(gateway: Gateway, limiters: limits.Limiters, settings: Setting
                   on_stored: OnStored | None = None) -> Handled:
     """Take a customer's file in, or raise `Refused` (nothing stored)."""
     customer_id, _ = await store.run(store.identity_customer(channel, external_id))
-    limit = limiters.limit("attachments", limits.rate(settings.attachment_customer_max,
-                                                      settings.attachment_customer_window_seconds))
+    limit = limiters.attachments
     # Counted per chat and, once the chat has a customer, per customer (all their chats).
     # Every try counts, a refused file too: checking a picture costs the gateway work.
     keys = [(limit, f"{channel}:{external_id}")]

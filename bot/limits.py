@@ -253,6 +253,10 @@ class Limiters:
                                                   settings.rest_ip_window_seconds))
         self.web_ip = self.limit("web_ip", rate(settings.web_ip_max,
                                                 settings.web_ip_window_seconds))
+        # Customers' photos and files, per chat and per customer (bot/attachments.py).
+        self.attachments = self.limit("attachments",
+                                      rate(settings.attachment_customer_max,
+                                           settings.attachment_customer_window_seconds))
         # Telegram's own limit for one chat; sends wait for their turn (bot/channels/telegram.py).
         self.telegram_chat = self.limit("telegram_chat", per_second(settings.telegram_chat_rate))
 

@@ -262,14 +262,14 @@ class WebConnections:
         return await self._broadcast_here(session, data, token)
 
 
-def _signer(app: Any) -> attachments.LinkSigner | None:
-    return getattr(app.state, "attachment_links", None)
-
-
 def customer_json(app: Any, message: ChatMessage) -> dict[str, Any]:
     """A message as the customer's widget gets it: a file with a link signed for them."""
+    return signed_for_customer(app.state.attachment_links, message)
+
+
+def signed_for_customer(signer: attachments.LinkSigner | None,
+                        message: ChatMessage) -> dict[str, Any]:
     data = message.to_json()
-    signer = _signer(app)
     return signer.for_customer(data, message.conversation_id) if signer else data
 
 
@@ -282,9 +282,7 @@ class WebSender:
         self.signer = signer
 
     async def send(self, conversation: ConversationRef, message: ChatMessage) -> Outcome:
-        data = message.to_json()
-        if self.signer is not None:
-            data = self.signer.for_customer(data, conversation.id)
+        data = signed_for_customer(self.signer, message)
         if await self.connections.broadcast(conversation.external_id,
                                             {"type": "message", **data}):
             # Delivered once the widget acknowledges it.

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from crm_store.errors import InvalidInput, NotFound
@@ -273,10 +273,8 @@ def forget(session: Session, files: FileStore, rows: list[Attachment]) -> int:
     for row in rows:
         session.delete(row)
     session.flush()
-    still_used = set(session.scalars(select(Attachment.sha256)
-                                     .where(Attachment.sha256.in_(checksums))
-                                     .group_by(Attachment.sha256)
-                                     .having(func.count() > 0)))
+    still_used = set(session.scalars(select(Attachment.sha256).distinct()
+                                     .where(Attachment.sha256.in_(checksums))))
     orphans = checksums - still_used
 
     def remove(_session: Session) -> None:
