@@ -23,6 +23,7 @@ from actions.identifiers import (
     order_number_in,
     words_of_latest_request,
 )
+from actions.photo_request import ask_for_photo, photos_added
 from actions.store import in_store, sender_identity
 from actions.texts import typed
 from actions.verification import (
@@ -33,7 +34,7 @@ from actions.verification import (
 )
 from crm_store.models import TicketCategory
 from crm_store.normalise import normalise_order_number
-from crm_store.services import complaints, conversations, orders
+from crm_store.services import complaints, conversations, evidence, orders
 from kefu_config.policy import load_policy
 
 NO_ORDER = "none"
@@ -241,9 +242,11 @@ class ActionOpenComplaint(Action):
                 session, details=details, desired_resolution=resolution,
                 customer_id=owner, conversation_id=conversation.id, order_id=order_id,
                 channel=channel, category=category)
-            return ticket.reference, ticket.sla_due_at, result, order_id is not None
+            earlier = evidence.link_earlier(session, ticket, conversation_id=conversation.id)
+            return (ticket.reference, ticket.sla_due_at, result, order_id is not None,
+                    evidence.label(ticket), [row.content_type for row in earlier])
 
-        reference, due, result, with_order = await in_store(file)
+        reference, due, result, with_order, case, earlier = await in_store(file)
         if category == TicketCategory.PAYMENT:
             dispatcher.utter_message(text=_payment_ticket_text(
                 reference, due, order_number if with_order else None))
@@ -254,6 +257,11 @@ class ActionOpenComplaint(Action):
                       f"priority). A member of our team will review it and get back to you by "
                       f"{due:%-d %b %H:%M} UTC at the latest, here in this chat. Once it's "
                       "resolved I'll ask you how we did. You can ask me for its status any time."))
+        if earlier:
+            photos_added(dispatcher, case, earlier)
+        elif evidence.wants_photo(details):
+            # The urgent question below has a "no" of its own.
+            ask_for_photo(dispatcher, case, button=not result.needs_person_now)
         if result.needs_person_now:
             dispatcher.utter_message(
                 text="Since this is urgent, would you like to talk to someone right now?",

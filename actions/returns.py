@@ -11,9 +11,10 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from actions.form_stop import StoppableForm, said_stopped, stopped
 from actions.identifiers import order_number_in
 from actions.orders import VerifiedOrderAction
-from actions.store import in_store
+from actions.photo_request import ask_for_photo, photos_added
+from actions.store import in_store, sender_identity
 from crm_store.errors import NotAllowed, NotFound
-from crm_store.services import orders, returns
+from crm_store.services import conversations, evidence, orders, returns
 from kefu_config.policy import load_policy
 
 
@@ -48,9 +49,18 @@ class ActionOpenReturn(VerifiedOrderAction):
 
     async def handle(self, dispatcher, tracker, order_number, email):
         reason = (tracker.get_slot("return_reason") or "").strip()
+        channel, external_id = sender_identity(tracker)
+
+        def open_return(session):
+            conversation = conversations.get_or_start(session, channel=channel,
+                                                      external_id=external_id)
+            ret = returns.request(session, order_number=order_number, email=email,
+                                  reason=reason, conversation_id=conversation.id)
+            earlier = evidence.link_earlier(session, ret, conversation_id=conversation.id)
+            return ret.id, evidence.label(ret), [row.content_type for row in earlier]
+
         try:
-            ret = await in_store(lambda s: returns.request(s, order_number=order_number,
-                                                           email=email, reason=reason))
+            return_id, case, earlier = await in_store(open_return)
         except NotAllowed as exc:
             dispatcher.utter_message(text=f"I'm sorry, I can't start a return: {exc}.")
             return [SlotSet("return_reason", None)]
@@ -60,7 +70,12 @@ class ActionOpenReturn(VerifiedOrderAction):
         policy = load_policy().returns
         next_steps = " ".join(t for t in (policy.after_opening, policy.refund_time) if t)
         dispatcher.utter_message(
-            text=f"Your return R-{ret.id} for order {order_number} is open. {next_steps}".strip())
+            text=f"Your return R-{return_id} for order {order_number} is open. "
+                 f"{next_steps}".strip())
+        if earlier:
+            photos_added(dispatcher, case, earlier)
+        elif evidence.wants_photo(reason):
+            ask_for_photo(dispatcher, case)
         return [SlotSet("return_reason", None)]
 
 

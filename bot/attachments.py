@@ -34,6 +34,7 @@ from bot import limits, store
 from bot.gateway import Gateway, Handled, Inbound, OnStored
 from crm_store.services import attachments as service
 from crm_store.services.attachments import Refused
+from crm_store.services.bucket_files import open_file_store
 from kefu_config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,13 @@ class LinkSigner:
     def for_staff(self, data: dict[str, Any], staff_id: int) -> dict[str, Any]:
         return self._with_url(data, f"s{staff_id}")
 
+    def tickets_for_staff(self, found: list[Any], staff_id: int) -> list[Any]:
+        """TicketPublic models (bot/schemas.py) with their files' links signed for staff."""
+        for ticket in found:
+            ticket.attachments = [self.for_staff({"attachment": a}, staff_id)["attachment"]
+                                  for a in ticket.attachments]
+        return found
+
     def _with_url(self, data: dict[str, Any], viewer: str) -> dict[str, Any]:
         attachment = data.get("attachment")
         if not isinstance(attachment, dict) or not isinstance(attachment.get("id"), int):
@@ -78,7 +86,8 @@ class LinkSigner:
 
 
 def file_store(settings: Settings) -> service.FileStore:
-    return service.FileStore(settings.attachments_path)
+    """The directory, or the S3-compatible bucket (crm_store/services/bucket_files.py)."""
+    return open_file_store(settings)
 
 
 def message_text(name: str, content_type: str, caption: str | None = None) -> str:

@@ -38,9 +38,10 @@ from bot.schemas import (
     StaffRef,
     TicketPublic,
 )
-from bot.store import ConversationRef, conversation_ref
+from bot.store import ConversationRef, attachment_json, conversation_ref
 from crm_store.errors import InvalidInput, NotAllowed, NotFound
 from crm_store.models import (
+    Attachment,
     Conversation,
     Customer,
     Direction,
@@ -57,6 +58,7 @@ from crm_store.services import (
     assignment,
     audit,
     conversations,
+    evidence,
     handoffs,
     identities,
     interests,
@@ -163,8 +165,12 @@ def message_public(message: Message) -> MessagePublic:
     )
 
 
-def ticket_public(session: Session, ticket: Ticket, now: datetime | None = None) -> TicketPublic:
+def ticket_public(session: Session, ticket: Ticket, now: datetime | None = None,
+                  files: list[Attachment] | None = None) -> TicketPublic:
+    """`files`: the ticket's attachments when the caller fetched a page's at once."""
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    if files is None:
+        files = evidence.for_tickets(session, [ticket.id]).get(ticket.id, [])
     return TicketPublic(
         id=ticket.id, reference=ticket.reference, customer_id=ticket.customer_id,
         customer_name=_customer_name(customer) if customer else None,
@@ -176,6 +182,7 @@ def ticket_public(session: Session, ticket: Ticket, now: datetime | None = None)
         assignee=_staff_ref(session, ticket.assignee_id), resolution=ticket.resolution,
         satisfaction=ticket.satisfaction, created_at=ticket.created_at,
         updated_at=ticket.updated_at, resolved_at=ticket.resolved_at,
+        attachments=[attachment_json(row) for row in files],
     )
 
 
@@ -390,7 +397,8 @@ def list_tickets(filters: dict, limit: int, offset: int) -> Callable[[Session],
     def work(session: Session) -> list[TicketPublic]:
         now = utcnow()
         found = tickets.search(session, now=now, limit=limit, offset=offset, **filters)
-        return [ticket_public(session, t, now) for t in found]
+        files = evidence.for_tickets(session, [t.id for t in found])
+        return [ticket_public(session, t, now, files.get(t.id, [])) for t in found]
     return work
 
 

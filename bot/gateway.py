@@ -67,6 +67,9 @@ UNDO_WINDOW = timedelta(minutes=10)
 def attachment_received_text(attachment: dict[str, Any], human: bool) -> str:
     """The acknowledgement of a customer's photo or file."""
     what = "photo" if str(attachment.get("type", "")).startswith("image/") else "file"
+    if attachment.get("case"):
+        return (f"Thanks, I've added your {what} to {attachment['case']} — our team will see "
+                "it there.")
     if human:
         return f"Thanks, we've got your {what} — the person helping you can see it now."
     return (f"Thanks, we've got your {what} — it's saved with this chat, so a person will look "

@@ -66,7 +66,8 @@ class Content:
     # staff see which article answered, the dashboard counts such answers.
     article: tuple[str, str] | None = None
     # A customer's photo or file (bot/store.py attachment_json): id, type, name, size, width,
-    # height. Never a link: links are signed for whoever is shown it (bot/attachments.py).
+    # height, and the complaint or return it was added to (case), if any. Never a link:
+    # links are signed for whoever is shown it (bot/attachments.py).
     attachment: dict[str, Any] | None = None
 
     @property
@@ -270,4 +271,7 @@ class ChatMessage:
 def _attachment(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict) or not isinstance(value.get("id"), int):
         return None
-    return {key: value.get(key) for key in ("id", "type", "name", "size", "width", "height")}
+    data = {key: value.get(key) for key in ("id", "type", "name", "size", "width", "height")}
+    if isinstance(value.get("case"), str):
+        data["case"] = value["case"]  # the complaint or return it was added to
+    return data

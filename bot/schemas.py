@@ -244,6 +244,9 @@ class TicketPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+    # The customer's photos and files added to it (crm_store/services/evidence.py), as in
+    # MessagePublic.attachment, with a link signed for the member of staff reading it.
+    attachments: list[dict[str, Any]] = []
 
 
 class CustomerPublic(BaseModel):

@@ -47,6 +47,7 @@ from crm_store.services import (
     conversations,
     customers,
     delivery,
+    evidence,
     handoffs,
     identities,
     link_codes,
@@ -221,8 +222,10 @@ def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | 
                 session, upload.files, upload.staged, conversation_id=stored.conversation.id,
                 channel=channel, customer_id=stored.conversation.customer_id
                 or stored.customer_id, message_id=stored.message.id, name=upload.name)
+            # Evidence for the complaint or return this chat has open, if any.
+            case = evidence.link_new(session, row)
             stored.message.payload = {**(stored.message.payload or {}),
-                                      "attachment": attachment_json(row)}
+                                      "attachment": attachment_json(row, case)}
             session.flush()
         conversation = conversation_ref(stored.conversation)
         first = stored.duplicate_of
@@ -241,11 +244,15 @@ def record_inbound(channel: str, external_id: str, text: str, dedupe_key: str | 
     return work
 
 
-def attachment_json(row: Any) -> dict[str, Any]:
+def attachment_json(row: Any, case: str | None = None) -> dict[str, Any]:
     """What a message says about its file (Message.payload["attachment"]); links to the
-    bytes are signed per viewer when shown (bot/attachments.py)."""
-    return {"id": row.id, "type": row.content_type, "name": row.original_name,
+    bytes are signed per viewer when shown (bot/attachments.py). `case`: the complaint or
+    return it was added to ("complaint T-1001"), if any."""
+    data = {"id": row.id, "type": row.content_type, "name": row.original_name,
             "size": row.size, "width": row.width, "height": row.height}
+    if case:
+        data["case"] = case
+    return data
 
 
 # The bot's last reply may be several messages; the buttons are usually in one of them.

@@ -37,6 +37,7 @@ from crm_store.models import (
 )
 from crm_store.services import attachments as attachment_service
 from crm_store.services import audit, campaigns, customers, orders
+from crm_store.services.bucket_files import open_file_store
 from kefu_config import senders
 from kefu_config.settings import get_settings
 
@@ -72,7 +73,7 @@ def _require(session: Session, email: str) -> Customer:
 
 
 def _files(files: attachment_service.FileStore | None) -> attachment_service.FileStore:
-    return files or attachment_service.FileStore(get_settings().attachments_path)
+    return files or open_file_store(get_settings())
 
 
 def export_customer(session: Session, *, email: str,

@@ -11,7 +11,11 @@ The archive (a gzipped tar, mode 0600: it holds personal data and the secret key
 - `secret_key`: the generated key that signs staff sessions and API tokens (bot/auth.py),
   unless KEFU_SECRET_KEY comes from the environment (then the archive says so and the key
   must be kept with the deployment's environment);
-- `review/nlu_review.yml` when the dashboard has written one into the data directory.
+- `review/nlu_review.yml` when the dashboard has written one into the data directory;
+- `attachments/<sha[:2]>/<sha>`: customers' photos and files (crm_store/services/attachments.py),
+  copied after the store's snapshot. Their bytes are written before the row that names them is
+  committed and never change, so every file the snapshot names is there; one erased between the
+  snapshot and the copy (`kefu customer forget`) is simply missing, as it should be.
 
 The index may be a moment older or newer than the store's snapshot; `kefu prepare` after a
 restore brings it in line with the restored catalog, embedding only what differs.
@@ -47,6 +51,8 @@ KNOWLEDGE_DIR = "knowledge"
 # directory's layout, so it is spelt out rather than imported from the channel layer's module.
 SECRET_MEMBER = "secret_key"
 REVIEW_MEMBER = "review/nlu_review.yml"
+# Customers' files, restored into KEFU_ATTACHMENTS_DIR (by default <data>/attachments).
+ATTACHMENTS_DIR = "attachments"
 
 Echo = Callable[[str], None]
 
@@ -145,6 +151,13 @@ def create_backup(settings: Settings, file: Path, echo: Echo = lambda _line: Non
             shutil.copy2(data / REVIEW_MEMBER, staging / REVIEW_MEMBER)
             members.append(REVIEW_MEMBER)
 
+        if settings.attachments_s3_bucket:
+            notes.append(f"customers' files: kept in the bucket {settings.attachments_s3_bucket}"
+                         ", not in this archive; back the bucket up with its own versioning "
+                         "or replication")
+        else:
+            members += _copy_attachments(settings.attachments_path, staging, echo)
+
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": clock.now().isoformat(timespec="seconds"),
@@ -181,6 +194,24 @@ def _copy_index(directory: Path, staging: Path, echo: Echo, notes: list[str]) ->
         shutil.copy2(directory / index_file, target / index_file)
         (target / META_FILE).write_bytes(meta_bytes)
     return [f"{KNOWLEDGE_DIR}/{META_FILE}", f"{KNOWLEDGE_DIR}/{index_file}"]
+
+
+def _copy_attachments(root: Path, staging: Path, echo: Echo) -> list[str]:
+    """Every stored file (`<root>/<sha[:2]>/<sha>`); not uploads still being checked."""
+    found = sorted(p for p in root.glob("??/*") if p.is_file()) if root.is_dir() else []
+    if not found:
+        return []
+    total = sum(p.stat().st_size for p in found)
+    echo(f"customers' files: copying {len(found)} ({_mb(total)}) ...")
+    members = []
+    for number, path in enumerate(found, 1):
+        name = f"{ATTACHMENTS_DIR}/{path.parent.name}/{path.name}"
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, staging / name)
+        members.append(name)
+        if number % 1000 == 0:
+            echo(f"customers' files: {number}/{len(found)}")
+    return members
 
 
 def _write_archive(staging: Path, members: list[str], file: Path, echo: Echo) -> None:
@@ -343,7 +374,10 @@ def restore_backup(settings: Settings, file: Path, *, force: bool = False,
         data.mkdir(parents=True, exist_ok=True)
         if force:
             _clear_for_restore(data, store, has_secret=SECRET_MEMBER in manifest["files"])
+            # The replaced store's customers' files are no one's now.
+            shutil.rmtree(settings.attachments_path, ignore_errors=True)
         restored = _move_into_place(staging, data, store, manifest, index_members)
+        restored += _move_attachments(staging, settings.attachments_path, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     echo(f"restored into {data}: {', '.join(restored)} (backup of {manifest.get('created_at')}, "
@@ -400,3 +434,15 @@ def _move_into_place(staging: Path, data: Path, store: Path, manifest: dict,
         shutil.move(staging / REVIEW_MEMBER, data / REVIEW_MEMBER)
         restored.append("NLU review file")
     return restored
+
+
+def _move_attachments(staging: Path, root: Path, manifest: dict) -> list[str]:
+    """Customers' files into the attachments directory; a file already there under the same
+    checksum holds the same bytes and stays."""
+    names = [name for name in manifest["files"] if name.startswith(f"{ATTACHMENTS_DIR}/")]
+    for name in names:
+        target = root.joinpath(*PurePosixPath(name).parts[1:])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            shutil.move(staging / name, target)
+    return [f"{len(names)} customers' files"] if names else []

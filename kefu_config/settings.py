@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     # Where the bytes are kept, once per content (named by their SHA-256); unset:
     # <data dir>/attachments. Rows in the store say whose they are.
     attachments_dir: Path | None = None
+    # The production option: an S3-compatible bucket instead of the directory (which then only
+    # stages uploads while they are checked). The endpoint for a non-AWS service (MinIO,
+    # Ceph, R2...); credentials from boto3's usual chain (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY in the environment, or an instance role), never from a file here.
+    attachments_s3_bucket: str | None = None
+    attachments_s3_endpoint: str | None = None
+    attachments_s3_prefix: str = ""
     # The largest file a customer may send (Telegram's bots may download 20 MB at most).
     attachment_max_bytes: int = Field(10_000_000, ge=1_000, le=20_000_000)
     # Images larger than this many pixels are refused before they are decoded (a

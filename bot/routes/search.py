@@ -35,6 +35,8 @@ async def search(
     """Newest first within each kind. Every word must match, whole; an order number, email
     address or ticket reference is matched as typed ('#A1178', '123-4567890-1234567')."""
     with http_errors():
-        return await store.run(cs.search_all(
+        found = await store.run(cs.search_all(
             q, kind or list(search_service.KINDS), limit,
             request.app.state.settings.default_phone_region))
+    request.app.state.attachment_links.tickets_for_staff(found.tickets, staff.id)
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from bot import console_store as cs
 from bot import store
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depend
                        403: {"description": "not service staff"},
                        422: {"description": "an unknown filter value"}})
 async def list_tickets(
+    request: Request,
     staff: ServiceStaff,
     status: Annotated[list[str] | None, Query(description="open, pending, resolved, closed")
                       ] = None,
@@ -35,7 +36,8 @@ async def list_tickets(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[TicketPublic]:
-    """Matching tickets, the most urgent SLA deadline first."""
+    """Matching tickets, the most urgent SLA deadline first, each with the customer's photos
+    and files added to it (links signed for you, expiring)."""
     filters: dict = {"statuses": status, "priorities": priority, "kinds": kind,
                      "categories": category, "breached": breached, "customer_id": customer_id}
     if assignee == "me":
@@ -47,7 +49,8 @@ async def list_tickets(
             raise HTTPException(422, "assignee is 'me', 'unassigned' or a staff id")
         filters["assignee_id"] = int(assignee)
     with http_errors():
-        return await store.run(cs.list_tickets(filters, limit, offset))
+        found = await store.run(cs.list_tickets(filters, limit, offset))
+    return request.app.state.attachment_links.tickets_for_staff(found, staff.id)
 
 
 @router.patch("/{ticket_id}", response_model=TicketPublic,
@@ -56,7 +59,7 @@ async def list_tickets(
                          404: {"description": "no such ticket"},
                          422: {"description": "a bad value, or nothing to change"}})
 async def update_ticket(ticket_id: int, body: TicketUpdate, staff: ServiceStaff,
-                        console: Console) -> TicketPublic:
+                        console: Console, request: Request) -> TicketPublic:
     """Change status, priority, assignee or resolution (only the fields sent). Resolving needs
     a resolution; the customer is then told it, with the ticket's reference, in their most
     recently active conversation, and asked there to rate how it was handled."""
@@ -71,4 +74,4 @@ async def update_ticket(ticket_id: int, body: TicketUpdate, staff: ServiceStaff,
         ticket, newly_resolved = await store.run(
             cs.update_ticket(ticket_id, cs.Actor(staff.id, staff.role), changes))
     await console.ticket_updated(staff, ticket, newly_resolved)
-    return ticket
+    return request.app.state.attachment_links.tickets_for_staff([ticket], staff.id)[0]

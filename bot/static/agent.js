@@ -269,7 +269,10 @@
       li.appendChild(el("div", "source", "Answered from help article: " + message.article.title +
                         " (" + message.article.slug + ")"));
     }
-    if (message.attachment) li.appendChild(attachmentView(message.attachment));
+    if (message.attachment) {
+      li.appendChild(attachmentView(message.attachment));
+      if (message.attachment.case) li.appendChild(el("div", "small", "Added to " + message.attachment.case));
+    }
     (message.products || []).forEach(function (p) {
       li.appendChild(el("div", "product", p.name + (p.price ? " — " + p.price : "") + (p.reason ? " (" + p.reason + ")" : "")));
     });
@@ -525,6 +528,10 @@
     form.hidden = false;
     $("ticket-edit-title").textContent = ticket.reference + " — " + ticket.subject;
     $("ticket-edit-desc").textContent = ticket.description || "";
+    // The customer's photos and files added to this ticket (thumbnails, signed links).
+    var files = $("ticket-edit-files");
+    clear(files);
+    (ticket.attachments || []).forEach(function (a) { files.appendChild(attachmentView(a)); });
     $("ticket-error").textContent = "";
     form.elements.status.value = ticket.status;
     form.elements.priority.value = ticket.priority;

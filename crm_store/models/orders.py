@@ -70,6 +70,9 @@ class ReturnRequest(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # The chat it was opened in, if any: a photo sent there later is evidence for it.
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"))
     status: Mapped[ReturnStatus] = mapped_column(str_enum(ReturnStatus, "return_status"))
     reason: Mapped[str] = mapped_column(Text, default="")
     refund_amount: Mapped[Decimal | None]

@@ -45,7 +45,8 @@ def eligibility(order: Order, *, now: datetime | None = None) -> str | None:
 
 
 def request(
-    session: Session, *, order_number: str, email: str, reason: str, actor: str = "customer"
+    session: Session, *, order_number: str, email: str, reason: str, actor: str = "customer",
+    conversation_id: int | None = None,
 ) -> ReturnRequest:
     """Open a return for a customer's own order; NotFound for a wrong email, NotAllowed if ineligible."""
     order = owned_order(session, order_number, email)
@@ -56,7 +57,7 @@ def request(
         raise NotAllowed(problem)
     now = utcnow()
     ret = ReturnRequest(order_id=order.id, status=ReturnStatus.REQUESTED, reason=reason.strip(),
-                        created_at=now, updated_at=now)
+                        conversation_id=conversation_id, created_at=now, updated_at=now)
     session.add(ret)
     session.flush()
     audit.record(session, actor=actor, action="return.request", entity="order", entity_id=order.id,

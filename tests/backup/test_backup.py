@@ -30,8 +30,9 @@ from typer.testing import CliRunner
 from bot.auth import load_secret_key
 from crm_store import backup as store_backup
 from crm_store import db, migrate
-from crm_store.models import Customer, Order, Product, Ticket
-from crm_store.services import customers, staff, tickets
+from crm_store.models import Attachment, Customer, Order, Product, Ticket
+from crm_store.services import attachments, conversations, customers, staff, tickets
+from crm_store.services.attachments import FileStore
 from kefu.backup import BackupError, NotApplicable, create_backup, read_manifest, restore_backup
 from kefu.demo import load_if_empty
 from kefu_config.settings import REPO_ROOT, Settings, get_settings
@@ -39,6 +40,7 @@ from knowledge.service import KnowledgeService
 from tests.conftest import free_port
 from tests.crm_store import factories
 from tests.knowledge.conftest import CATALOG, embedder  # noqa: F401 - the shared model fixture
+from tests.support import files as sample
 from tests.support.gateway_server import GatewayServer
 
 KEFU = Path(sys.executable).parent / "kefu"
@@ -225,6 +227,38 @@ def test_restore_into_an_empty_directory_gives_the_same_shop(shop, tmp_path, mon
     assert load_if_empty().loaded is False
     hits = KnowledgeService(restored.data_path / "knowledge").search("waterproof rain jacket", k=3)
     assert hits and hits[0].item.sku == "HIK-001"
+
+
+def test_customers_files_come_back_with_the_shop_and_force_drops_the_replaced_ones(
+        shop, tmp_path, monkeypatch):
+    files = FileStore(shop.attachments_path)
+    photo, document = sample.photo("PNG"), sample.pdf()
+    with db.session_scope() as session:
+        chat = conversations.get_or_start(session, channel="web", external_id="backup-chat")
+        for data in (photo, document):
+            staged = files.stage(data, max_bytes=10_000_000, max_pixels=40_000_000)
+            attachments.attach(session, files, staged, conversation_id=chat.id, channel="web",
+                               customer_id=None)
+            files.discard(staged)
+    archive = tmp_path / "b.tar.gz"
+    lines: list[str] = []
+    create_backup(shop, archive, echo=lines.append)
+    assert "customers' files: copying 2 (0.0 MB) ..." in lines
+    # A file sent after the backup belongs to the store a forced restore replaces.
+    later = files.stage(sample.photo("JPEG"), max_bytes=10_000_000, max_pixels=40_000_000)
+    files.place(later)
+    files.discard(later)
+    db.reset_engine()
+
+    restore_backup(shop, archive, force=True)
+    with db.session_scope() as session:
+        shas = [row.sha256 for row in session.scalars(select(Attachment).order_by(Attachment.id))]
+    assert [files.read(sha) for sha in shas] == [photo, document]
+    assert sorted(p.name for p in shop.attachments_path.glob("??/*")) == sorted(shas)
+
+    elsewhere = use_data_dir(monkeypatch, tmp_path / "new-machine" / "var")
+    restore_backup(elsewhere, archive)
+    assert [FileStore(elsewhere.attachments_path).read(sha) for sha in shas] == [photo, document]
 
 
 def test_restore_refuses_a_directory_that_is_not_empty(shop, tmp_path):

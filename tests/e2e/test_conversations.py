@@ -106,6 +106,10 @@ def test_complaint_opens_a_ticket_with_category_priority_and_due_time(shop):
     reply = mateo.says("a replacement please")
     assert "T-" in reply
     reference = reply.split("complaint ")[1].split(" ")[0]
+    # Broken: a photo would help, and the complaint is open whether one comes or not.
+    assert f"send a photo of it here (the paper clip 📎 beside the message box) and I'll add " \
+        f"it to complaint {reference}" in reply
+    assert "anything else" in mateo.says("No photo")
     with session_scope() as session:
         ticket = tickets.get_by_reference(session, reference=reference)
         assert ticket.kind == TicketKind.COMPLAINT

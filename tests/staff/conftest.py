@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from crm_store import db
+from crm_store.models import AgentAvailability, Handoff, HandoffStatus
+from crm_store.services import handoffs
 from kefu_config.settings import Settings
 from tests.conftest import free_port
 from tests.support.demo_store import open_demo_store
+from tests.support.fake_bot_api import FakeBotApi
 from tests.support.gateway_server import GatewayServer
 from tests.support.rasa_stack import running_rasa
 from tests.support.shop_policy import ALWAYS_OPEN, policy_file
@@ -89,6 +93,35 @@ def gateway(store_url, rasa_settings, tmp_path_factory):
                                             rasa_settings)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def bot_api():
+    """The local Bot API server, one per test module."""
+    with FakeBotApi() as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def telegram_gateway(store_url, rasa_settings, bot_api, tmp_path_factory):
+    """A gateway with Telegram (python-telegram-bot against `bot_api`) and the real Rasa."""
+    settings = gateway_settings(store_url, tmp_path_factory.mktemp("gw-tg"), rasa_settings,
+                                telegram_token=bot_api.token, telegram_api_url=bot_api.url)
+    server = GatewayServer(settings).start()
+    bot_api.wait_for(lambda: bot_api.sent("getUpdates"), what="the bot to start polling")
+    yield server
+    server.stop()
+
+
+def everyone_away_and_nothing_waiting() -> None:
+    """The staff tests share one store: a test that puts agents online or leaves handoffs
+    open resets both, so no later test finds an agent online or a queue it did not make."""
+    with db.session_scope() as session:
+        for row in session.scalars(select(AgentAvailability)):
+            session.delete(row)
+        for handoff in session.scalars(select(Handoff).where(
+                Handoff.status != HandoffStatus.RESOLVED)):
+            handoffs.resolve(session, handoff_id=handoff.id, staff_id=None)
 
 
 def token_for(server: GatewayServer, account: Account) -> str:

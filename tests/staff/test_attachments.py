@@ -14,22 +14,16 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_store.db import session_scope
-from crm_store.models import Attachment, Conversation, Message
-from crm_store.services import handoffs
+from crm_store.models import Attachment, Conversation, Message, OrderStatus
+from crm_store.services import complaints, conversations, handoffs, returns
+from tests.crm_store import factories
 from tests.staff.conftest import ANNA, MIA, gateway_settings
 from tests.support import files as sample
-from tests.support.fake_bot_api import FakeBotApi
 from tests.support.gateway_server import GatewayServer
 
 ACK = "Thanks, we've got your photo"
 # Not 7_770_001 (test_console_browser.py's chat, in the same session-wide store).
 _chats = itertools.count(7_790_001)
-
-
-@pytest.fixture(scope="module")
-def bot_api():
-    with FakeBotApi() as api:
-        yield api
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +219,61 @@ def test_a_telegram_pdf_is_stored_and_a_program_sent_as_a_document_is_refused(ga
     assert attachment_count() == before
     _, stored = chat("telegram", str(chat_id))
     assert [m.text for m in stored if m.direction.value == "inbound"] == ["[file: invoice.pdf]"]
+
+
+# --- evidence for an open complaint or return ---------------------------------------------------
+
+def open_complaint(channel: str, external_id: str) -> tuple[int, str]:
+    """A complaint opened in this chat, as action_open_complaint opens one."""
+    with session_scope() as session:
+        chat_id = conversations.get_or_start(session, channel=channel,
+                                             external_id=external_id).id
+        ticket, _ = complaints.file_complaint(session, details="my mug arrived damaged",
+                                              customer_id=None, conversation_id=chat_id,
+                                              channel=channel)
+        return ticket.id, ticket.reference
+
+
+def test_a_photo_after_a_complaint_is_added_to_it_and_staff_see_it_on_the_ticket(
+        gateway, as_staff):
+    session, data = new_session(), sample.photo("PNG")
+    ticket_id, reference = open_complaint("web", session)
+    response = upload(gateway, session, data, name="handle.png", content_type="image/png")
+    assert response.status_code == 201, response.text
+    assert response.json()["message"]["attachment"]["case"] == f"complaint {reference}"
+    _, stored = wait_for(lambda: (found := chat("web", session))[1][-1].sender_kind.value
+                         == "system" and found, "the acknowledgement")
+    assert stored[-1].text == (f"Thanks, I've added your photo to complaint {reference} — "
+                               "our team will see it there.")
+    anna = as_staff(gateway, ANNA)
+    [listed] = [t for t in anna.ok("GET", "/api/tickets?status=open")
+                if t["id"] == ticket_id]
+    [photo] = listed["attachments"]
+    assert photo["name"] == "handle.png" and photo["type"] == "image/png"
+    assert anna.get(photo["url"]).content == data
+    [found] = anna.ok("GET", f"/api/search?q={reference}&kind=tickets")["tickets"]
+    assert anna.get(found["attachments"][0]["url"]).content == data
+
+
+def test_a_telegram_photo_after_a_return_is_added_to_the_return(gateway, bot_api):
+    chat_id = next(_chats)
+    with session_scope() as session:
+        owner = factories.customer(session, f"ret-{chat_id}@example.com")
+        item = factories.product(session, f"RET-{chat_id}")
+        factories.order(session, f"R{chat_id}", owner, [(item, 1)],
+                        status=OrderStatus.DELIVERED, shipped_days_ago=4, delivered_days_ago=2)
+        conversation = conversations.get_or_start(session, channel="telegram",
+                                                  external_id=str(chat_id))
+        ret = returns.request(session, order_number=f"R{chat_id}",
+                              email=f"ret-{chat_id}@example.com", reason="wrong colour sent",
+                              conversation_id=conversation.id)
+        return_id = ret.id
+    bot_api.push_photo(chat_id, sample.photo("JPEG"), width=64, height=48)
+    [text] = bot_api.wait_for(lambda: bot_api.texts(chat_id), what="the acknowledgement")
+    assert text.startswith(f"Thanks, I've added your photo to return R-{return_id}")
+    with session_scope() as session:
+        assert session.scalar(select(Attachment.return_id).where(
+            Attachment.conversation_id == conversation.id)) == return_id
 
 
 # --- in a real browser: the widget, then the agent console -----------------------------------

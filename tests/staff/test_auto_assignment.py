@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from crm_store.db import session_scope
-from crm_store.models import AgentAvailability, Handoff, HandoffStatus, StaffUser
+from crm_store.models import StaffUser
 from crm_store.services import conversations, handoffs
 from kefu_config import clock
 from tests.clock.moments import london
-from tests.staff.conftest import ADA, ANNA, BEN, MIA
+from tests.staff.conftest import ADA, ANNA, BEN, MIA, everyone_away_and_nothing_waiting
 from tests.staff.test_reply_email import RestCustomer, _conversation_id
 
 pytestmark = pytest.mark.clock
@@ -31,19 +31,10 @@ def team(api_gateway, as_staff, shop_clock):
     tests share one store); everyone away and every handoff resolved at the end, so that no
     later test finds an agent online."""
     shop_clock(TUESDAY_MORNING)
-    _reset()
+    everyone_away_and_nothing_waiting()
     clients = {account.name: as_staff(api_gateway, account) for account in (ANNA, BEN, ADA)}
     yield clients
-    _reset()
-
-
-def _reset() -> None:
-    with session_scope() as session:
-        for row in session.scalars(select(AgentAvailability)):
-            session.delete(row)
-        for handoff in session.scalars(select(Handoff).where(
-                Handoff.status != HandoffStatus.RESOLVED)):
-            handoffs.resolve(session, handoff_id=handoff.id, staff_id=None)
+    everyone_away_and_nothing_waiting()
 
 
 def _staff_id(email: str) -> int:

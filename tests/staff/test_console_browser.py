@@ -15,31 +15,14 @@ from sqlalchemy import select
 from crm_store.db import session_scope
 from crm_store.models import Conversation, Direction, Message, Ticket, utcnow
 from crm_store.services import customers, identities, tickets
-from tests.staff.conftest import ANNA, MIA, OPEN_NEXT_STEPS, Account, gateway_settings
+from tests.staff.conftest import ANNA, MIA, OPEN_NEXT_STEPS, Account
 from tests.support.fake_bot_api import FakeBotApi
-from tests.support.gateway_server import GatewayServer
 
 pytestmark = pytest.mark.browser
 
 CHAT = 7_770_001
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 REPLY_TIMEOUT = 90
-
-
-@pytest.fixture(scope="module")
-def bot_api():
-    with FakeBotApi() as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def telegram_gateway(store_url, rasa_settings, bot_api, tmp_path_factory):
-    settings = gateway_settings(store_url, tmp_path_factory.mktemp("gw-tg"), rasa_settings,
-                                telegram_token=bot_api.token, telegram_api_url=bot_api.url)
-    server = GatewayServer(settings).start()
-    bot_api.wait_for(lambda: bot_api.sent("getUpdates"), what="the bot to start polling")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
