@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.staff.conftest import ADA, ANNA
-from tests.staff.test_auto_assignment import _reset
+from tests.staff.conftest import ADA, ANNA, everyone_away_and_nothing_waiting
 from tests.staff.test_console_browser import sign_in
 from tests.staff.test_reply_email import RestCustomer
 
@@ -18,9 +17,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def clean_team():
-    _reset()
+    everyone_away_and_nothing_waiting()
     yield
-    _reset()
+    everyone_away_and_nothing_waiting()
 
 
 def console(browser, base: str, account) -> Page:
