@@ -20,6 +20,7 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.help_answers import (
+    asks_what_the_shop_offers,
     find_help_answer,
     is_question,
     send_dont_know,
@@ -100,6 +101,8 @@ class ActionOutOfScope(Action):
         answer = await find_help_answer(tracker)
         if answer is not None:
             send_help_answer(dispatcher, answer)
+        elif asks_what_the_shop_offers(latest_text(tracker)):
+            send_dont_know(dispatcher)
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return []

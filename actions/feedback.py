@@ -1,4 +1,9 @@
-"""Feedback and suggestions: stored where staff see it (a feedback ticket), and acknowledged."""
+"""Feedback and suggestions: stored where staff see it (a feedback ticket), and acknowledged.
+
+A question is no suggestion: when the model reads one as feedback ("how many loyalty points do I
+get per euro?") and the shop's help pages answer it, the customer gets the answer, and no
+feedback ticket is filed for staff to read. A tap on the "feedback" button is never second-guessed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.help_answers import find_help_answer, is_question, send_help_answer
 from actions.identifiers import words_of_latest_request
 from actions.store import in_store, sender_identity
 from crm_store.models import TicketCategory, TicketKind, TicketPriority
@@ -20,6 +26,9 @@ class ActionStoreFeedback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = words_of_latest_request(tracker).strip()  # never a button's "/feedback"
+        if is_question(text) and (answer := await find_help_answer(tracker)) is not None:
+            send_help_answer(dispatcher, answer)
+            return []
         channel, external_id = sender_identity(tracker)
         customer_id = tracker.get_slot("customer_id")
 

@@ -35,6 +35,20 @@ def is_question(text: str) -> bool:
     return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
 
 
+# "Do you offer …?", "does your shop do …?": a question about what the shop itself provides.
+# The model reads one it has no intent for as off-topic, or by its product words as something
+# else ("do you offer bike repairs at home?" as a wish for news about bikes); only the shop can
+# say it does not offer it: when its help pages do not answer, "I don't know, ask a person" is
+# the honest reply, not "not something I can help with" nor "what would you like to hear about?".
+_ASKS_WHAT_THE_SHOP_OFFERS = re.compile(
+    r"^\s*(do|does|can|could|will|would)\s+(you|u|ya|your\s+\w+)(\s+guys)?\s+"
+    r"(offer|provide|do|sell|stock|carry|rent|hire|run)\b", re.IGNORECASE)
+
+
+def asks_what_the_shop_offers(text: str) -> bool:
+    return bool(_ASKS_WHAT_THE_SHOP_OFFERS.match(text))
+
+
 async def find_help_answer(tracker: Tracker) -> HelpAnswer | None:
     """The help centre's answer to what the customer typed (None: none, or a button tap)."""
     text = latest_text(tracker).strip()

@@ -16,7 +16,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.help_answers import (
+    asks_what_the_shop_offers,
+    find_help_answer,
+    is_question,
+    send_dont_know,
+    send_help_answer,
+)
 from actions.store import in_store, sender_identity
+from actions.texts import latest_text
 from crm_store.models import InterestSource
 from crm_store.normalise import normalise_topic
 from crm_store.services import customers, interests
@@ -30,6 +38,20 @@ def _customer(session, tracker_customer_id: str | None, channel: str, external_i
     return customers.find_or_create_by_identity(session, channel=channel, external_id=external_id)
 
 
+async def ask_for_a_topic_or_answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """No topic named. A wish for news without one ("keep me posted!") is asked which topic; a
+    question read as one ("do you have a newsletter?", "do you offer bike repairs at home?") is
+    answered from the help pages, or, when it asks what the shop offers, with "I don't know" and
+    a person: nothing about the customer is recorded from a question."""
+    text = latest_text(tracker)
+    if is_question(text) and (answer := await find_help_answer(tracker)) is not None:
+        send_help_answer(dispatcher, answer)
+    elif asks_what_the_shop_offers(text):
+        send_dont_know(dispatcher)
+    else:
+        dispatcher.utter_message(response="utter_ask_interest_topic")
+
+
 class ActionRecordInterest(Action):
     def name(self) -> str:
         return "action_record_interest"
@@ -41,7 +63,7 @@ class ActionRecordInterest(Action):
         if not topics and tracker.get_slot("interest_topic"):
             topics = [normalise_topic(tracker.get_slot("interest_topic"))]
         if not topics:
-            dispatcher.utter_message(response="utter_ask_interest_topic")
+            await ask_for_a_topic_or_answer(dispatcher, tracker)
             return []
         channel, external_id = sender_identity(tracker)
         customer_id = tracker.get_slot("customer_id")

@@ -72,8 +72,21 @@ def figures(rows: list[dict], threshold: float) -> dict:
     }
 
 
-# The intents whose actions ask the help centre (actions/fallback.py).
+# The intents whose actions ask the help centre (actions/fallback.py), and those that ask it
+# only when the message is a question: a question is no suggestion (actions/feedback.py), and
+# one read as a wish for news without a topic is no such wish (actions/interests.py).
 HELP_ROUTES = ("nlu_fallback", "out_of_scope")
+
+
+def reaches_help_centre(text: str, route: dict) -> bool:
+    from actions.help_answers import is_question
+
+    intent, entities = route["intent"], route.get("entities") or []
+    if intent in HELP_ROUTES:
+        return True
+    if intent == "feedback" or (intent == "subscribe_interest" and "topic" not in entities):
+        return is_question(text)
+    return False
 
 
 def print_through_assistant(rows: list[dict], path: Path, threshold: float) -> None:
@@ -86,7 +99,7 @@ def print_through_assistant(rows: list[dict], path: Path, threshold: float) -> N
     if missing:
         raise SystemExit(f"{path} has no route for {len(missing)} questions; run nlu_routes.py "
                          "for the same set")
-    reach = [r for r in rows if routes[r["text"]]["intent"] in HELP_ROUTES]
+    reach = [r for r in rows if reaches_help_centre(r["text"], routes[r["text"]])]
     answerable = [r for r in rows if r["article"]]
     unanswerable = [r for r in rows if not r["article"]]
     right = [r for r in reach if r["article"] and r["found"] == r["article"]

@@ -28,7 +28,8 @@ async def routes(model: Path, texts: list[str]) -> dict[str, dict]:
     for text in texts:
         parsed = await agent.parse_message(text)
         out[text] = {"intent": parsed["intent"]["name"],
-                     "confidence": round(float(parsed["intent"]["confidence"]), 4)}
+                     "confidence": round(float(parsed["intent"]["confidence"]), 4),
+                     "entities": sorted({e["entity"] for e in parsed.get("entities") or []})}
     return out
 
 

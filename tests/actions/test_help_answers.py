@@ -7,6 +7,10 @@ from __future__ import annotations
 from rasa_sdk.events import UserUtteranceReverted
 
 from actions.fallback import ActionKefuFallback, ActionOutOfScope
+from actions.feedback import ActionStoreFeedback
+from actions.interests import ActionRecordInterest
+from crm_store.db import session_scope
+from crm_store.models import Interest, Ticket
 from tests.actions.conftest import tracker
 
 DELIVERY = """# Where we deliver
@@ -74,6 +78,17 @@ async def test_off_topic_stays_out_of_scope_even_with_a_help_centre(
     assert [m.get("response") for m in dispatcher.messages] == ["utter_out_of_scope"]
 
 
+async def test_asking_whether_the_shop_offers_a_service_its_pages_do_not_cover_gets_a_person(
+        dispatcher, help_centre, tmp_path):
+    # Off-topic to the model, but only the shop can say it does not offer it.
+    sync_articles(help_centre, tmp_path)
+    await ActionOutOfScope().run(dispatcher, tracker(text="Do you guys offer sofa cleaning?",
+                                                     intent="out_of_scope"), {})
+    [message] = dispatcher.messages
+    assert "don't know" in message["text"] and "help pages" in message["text"]
+    assert message["buttons"] == [{"title": "Talk to a person", "payload": "/human_handoff"}]
+
+
 async def test_a_question_nothing_answers_gets_i_dont_know_and_a_person(
         dispatcher, help_centre, tmp_path):
     sync_articles(help_centre, tmp_path)
@@ -95,3 +110,44 @@ async def test_a_shop_without_help_articles_answers_as_before(dispatcher):
     await ActionOutOfScope().run(dispatcher, tracker(text="do you ship to australia",
                                                      intent="out_of_scope"), {})
     assert [m.get("response") for m in dispatcher.messages] == ["utter_out_of_scope"]
+
+
+async def test_a_question_read_as_feedback_that_the_help_pages_answer_gets_the_answer(
+        shop, dispatcher, help_centre, tmp_path):
+    sync_articles(help_centre, tmp_path)
+    await ActionStoreFeedback().run(dispatcher, tracker(
+        text="how long is a gift card valid for?", intent="feedback"), {})
+    [message] = dispatcher.messages
+    assert "valid for 24 months" in message["text"]
+    with session_scope() as session:
+        assert session.query(Ticket).count() == 0  # no feedback ticket for staff to read
+
+
+async def test_a_suggestion_is_still_feedback_even_when_it_names_an_article(
+        shop, dispatcher, help_centre, tmp_path):
+    sync_articles(help_centre, tmp_path)
+    await ActionStoreFeedback().run(dispatcher, tracker(
+        text="gift cards should be valid for longer than 24 months", intent="feedback"), {})
+    assert "passed your feedback" in dispatcher.messages[0]["text"]
+    with session_scope() as session:
+        assert session.query(Ticket).one().description.startswith("gift cards should")
+
+
+async def test_a_question_read_as_a_wish_for_news_records_nothing_and_gets_an_answer(
+        shop, dispatcher, help_centre, tmp_path):
+    sync_articles(help_centre, tmp_path)
+    await ActionRecordInterest().run(dispatcher, tracker(
+        text="can I buy a digital gift card?", intent="subscribe_interest"), {})
+    [message] = dispatcher.messages
+    assert message["custom"]["slug"] == "gift-cards"
+    await ActionRecordInterest().run(dispatcher, tracker(
+        text="do you offer canoe repairs at home?", intent="subscribe_interest"), {})
+    assert "don't know" in dispatcher.messages[-1]["text"]
+    with session_scope() as session:
+        assert session.query(Interest).count() == 0
+
+
+async def test_a_wish_for_news_without_a_topic_is_asked_which_topic(shop, dispatcher, help_centre):
+    await ActionRecordInterest().run(dispatcher, tracker(
+        text="keep me posted about new stuff", intent="subscribe_interest"), {})
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_interest_topic"]
