@@ -20,7 +20,7 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.help_answers import (
-    asks_what_the_shop_offers,
+    answer_or_say_not_covered,
     find_help_answer,
     is_question,
     send_dont_know,
@@ -98,12 +98,7 @@ class ActionOutOfScope(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         if offer_english_or_a_person(dispatcher, tracker):
             return []
-        answer = await find_help_answer(tracker)
-        if answer is not None:
-            send_help_answer(dispatcher, answer)
-        elif asks_what_the_shop_offers(latest_text(tracker)):
-            send_dont_know(dispatcher)
-        else:
+        if not await answer_or_say_not_covered(dispatcher, tracker):
             dispatcher.utter_message(response="utter_out_of_scope")
         return []
 

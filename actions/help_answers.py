@@ -49,6 +49,18 @@ def asks_what_the_shop_offers(text: str) -> bool:
     return bool(_ASKS_WHAT_THE_SHOP_OFFERS.match(text))
 
 
+async def answer_or_say_not_covered(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """The help pages' answer; or, for a question about what the shop offers that they do not
+    cover, "I don't know" and a person. False when neither: the caller gives its own reply."""
+    if (answer := await find_help_answer(tracker)) is not None:
+        send_help_answer(dispatcher, answer)
+        return True
+    if asks_what_the_shop_offers(latest_text(tracker)):
+        send_dont_know(dispatcher)
+        return True
+    return False
+
+
 async def find_help_answer(tracker: Tracker) -> HelpAnswer | None:
     """The help centre's answer to what the customer typed (None: none, or a button tap)."""
     text = latest_text(tracker).strip()

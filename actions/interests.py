@@ -16,13 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.help_answers import (
-    asks_what_the_shop_offers,
-    find_help_answer,
-    is_question,
-    send_dont_know,
-    send_help_answer,
-)
+from actions.help_answers import answer_or_say_not_covered, is_question
 from actions.store import in_store, sender_identity
 from actions.texts import latest_text
 from crm_store.models import InterestSource
@@ -43,12 +37,8 @@ async def ask_for_a_topic_or_answer(dispatcher: CollectingDispatcher, tracker: T
     question read as one ("do you have a newsletter?", "do you offer bike repairs at home?") is
     answered from the help pages, or, when it asks what the shop offers, with "I don't know" and
     a person: nothing about the customer is recorded from a question."""
-    text = latest_text(tracker)
-    if is_question(text) and (answer := await find_help_answer(tracker)) is not None:
-        send_help_answer(dispatcher, answer)
-    elif asks_what_the_shop_offers(text):
-        send_dont_know(dispatcher)
-    else:
+    if not (is_question(latest_text(tracker))
+            and await answer_or_say_not_covered(dispatcher, tracker)):
         dispatcher.utter_message(response="utter_ask_interest_topic")
 
 

@@ -33,6 +33,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO))
 
+from actions.help_answers import is_question  # noqa: E402
 from knowledge.help_service import MIN_SCORE, HelpService  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -79,8 +80,6 @@ HELP_ROUTES = ("nlu_fallback", "out_of_scope")
 
 
 def reaches_help_centre(text: str, route: dict) -> bool:
-    from actions.help_answers import is_question
-
     intent, entities = route["intent"], route.get("entities") or []
     if intent in HELP_ROUTES:
         return True
