@@ -41,6 +41,7 @@ import httpx  # noqa: E402
 
 from bench.load import systems  # noqa: E402
 from bench.load.audit import Audit, audit_kefu, audit_rasa  # noqa: E402
+from bench.load.cpu import tree_cpu_seconds  # noqa: E402
 from bench.load.customers import (  # noqa: E402
     ConversationRecord,
     rest_conversation,
@@ -162,8 +163,10 @@ def level_report(level: LevelResult, audit: Audit) -> str:
 
 
 async def run_system(system: str, base_url: str, args: argparse.Namespace,
-                     script: Callable[[int], list[Turn]], web_share: bool, audit_records
-                     ) -> list[LevelResult]:
+                     script: Callable[[int], list[Turn]], web_share: bool, audit_records,
+                     root_pid: int | None = None) -> list[LevelResult]:
+    """Every level in turn; `root_pid`: the system's top process, whose tree's CPU time
+    is counted per level (bench/load/cpu.py)."""
     levels = []
     run_id = uuid.uuid4().hex[:8]
     # One conversation per channel first, not counted: the first turns load models and open
@@ -179,14 +182,17 @@ async def run_system(system: str, base_url: str, args: argparse.Namespace,
     for customers, conversations in zip(args.levels, args.conversations):
         load_before = round(os.getloadavg()[0], 2)
         progress(f"{system}: {customers} customers x {conversations} conversation(s) ...")
+        cpu_before = tree_cpu_seconds(root_pid) if root_pid else None
         records, results, wall = await run_level(
             system=system, base_url=base_url, customers=customers, conversations=conversations,
             script=script, web_share=web_share, think=args.think, timeout=args.turn_timeout,
             run_id=run_id)
+        cpu_after = tree_cpu_seconds(root_pid) if cpu_before is not None else None
         audit = await audit_records(records)
         level = LevelResult(system, customers, conversations, wall, results, audit.lost,
                             dict(audit.reasons), audit.undelivered, load_before,
-                            audit.examples)
+                            audit.examples,
+                            None if cpu_after is None else cpu_after - cpu_before)
         print(level_report(level, audit), flush=True)
         levels.append(level)
     return levels
@@ -232,7 +238,8 @@ async def load_kefu(args: argparse.Namespace) -> list[LevelResult]:
         progress(f"{len(orders)} demo orders to track")
         return await run_system(
             "Kefu", base_url, args, lambda n: kefu_conversation(orders[n % len(orders)]),
-            web_share=True, audit_records=lambda records: asyncio.to_thread(audit_kefu, records))
+            web_share=True, audit_records=lambda records: asyncio.to_thread(audit_kefu, records),
+            root_pid=kefu.run.process.pid if kefu is not None else None)
     finally:
         db.reset_engine()
         if kefu is not None:
@@ -254,7 +261,8 @@ async def load_starter(args: argparse.Namespace, log_dir: Path) -> list[LevelRes
             return await run_system(
                 "starter bot", starter.url, args, lambda n: starter_conversation(),
                 web_share=False,
-                audit_records=lambda records: audit_rasa(client, starter.url, records))
+                audit_records=lambda records: audit_rasa(client, starter.url, records),
+                root_pid=starter.run.process.pid)
     finally:
         progress("stopping the starter bot ...")
         await asyncio.to_thread(starter.run.stop)

@@ -40,6 +40,17 @@ class LevelResult:
     undelivered: int = 0
     load_before: float = 0.0
     lost_examples: list[str] = field(default_factory=list)
+    # CPU seconds the system's own processes used during the level (bench/load/cpu.py);
+    # None when they could not be read (--url, no /proc).
+    cpu_seconds: float | None = None
+
+    @property
+    def cpu_per_turn(self) -> float | None:
+        """CPU seconds per answered turn, all the system's processes together."""
+        answered = len(self.answered)
+        if self.cpu_seconds is None or not answered:
+            return None
+        return self.cpu_seconds / answered
 
     @property
     def answered(self) -> list[TurnResult]:
@@ -81,6 +92,8 @@ class LevelResult:
             "lost": self.lost, "lost_reasons": self.lost_reasons,
             "lost_examples": self.lost_examples,
             "undelivered_replies": self.undelivered, "load_before": self.load_before,
+            "cpu_s": None if self.cpu_seconds is None else round(self.cpu_seconds, 3),
+            "cpu_s_per_turn": None if self.cpu_per_turn is None else round(self.cpu_per_turn, 4),
             "latency_s": {"all": summary(self.latencies()),
                           **{k: summary(self.latencies(kind=k)) for k in kinds}},
             "latency_by_channel_s": {c: summary(self.latencies(channel=c)) for c in channels},
@@ -141,9 +154,11 @@ def level_table(levels: list[LevelResult]) -> str:
         rows.append([level.customers, level.conversations, len(level.turns),
                      f"{level.wall:.1f}", f"{level.throughput:.2f}",
                      ms(percentile(lat, 50)), ms(percentile(lat, 95)), ms(percentile(lat, 99)),
-                     level.errors, level.unavailable, level.wrong, level.lost])
+                     ms(level.cpu_per_turn), level.errors, level.unavailable,
+                     level.wrong, level.lost])
     return table(["customers", "conversations", "turns", "wall s", "turns/s", "p50 ms",
-                  "p95 ms", "p99 ms", "errors", "unavailable", "wrong", "LOST"], rows)
+                  "p95 ms", "p99 ms", "CPU ms/turn", "errors", "unavailable", "wrong",
+                  "LOST"], rows)
 
 
 def kind_table(level: LevelResult) -> str:
@@ -173,10 +188,13 @@ def comparison_table(kefu: list[LevelResult], starter: list[LevelResult]) -> str
                      ms(percentile(kl, 50)), ms(percentile(sl, 50)),
                      ratio(percentile(kl, 50), percentile(sl, 50)),
                      ms(percentile(kl, 95)), ms(percentile(sl, 95)),
-                     ratio(percentile(kl, 95), percentile(sl, 95))])
+                     ratio(percentile(kl, 95), percentile(sl, 95)),
+                     ms(k.cpu_per_turn), ms(s.cpu_per_turn),
+                     ratio(k.cpu_per_turn, s.cpu_per_turn)])
     return table(["customers", "Kefu turns/s", "starter turns/s", "throughput ratio",
                   "Kefu p50 ms", "starter p50 ms", "p50 ratio", "Kefu p95 ms",
-                  "starter p95 ms", "p95 ratio"], rows)
+                  "starter p95 ms", "p95 ratio", "Kefu CPU ms/turn", "starter CPU ms/turn",
+                  "CPU ratio"], rows)
 
 
 def machine() -> dict:

@@ -101,3 +101,35 @@ def test_wrong_answers_are_grouped_and_apart_from_unavailable_and_errors():
     assert (level.wrong, level.unavailable, level.errors) == (2, 1, 1)
     assert level.wrong_answers() == {("order_verify", said): (2, "Sorry?")}
     assert level.throughput == pytest.approx(2.0)  # 4 answered turns in 2 s
+
+
+def test_cpu_per_turn_counts_a_process_and_everything_it_started():
+    # On a shared machine turns/s measures the neighbours too; the CPU seconds of the
+    # system's own process tree per turn do not (bench/load/cpu.py).
+    import subprocess
+    import sys
+    import time
+
+    from bench.load.cpu import tree_cpu_seconds
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 2.0: pass\n"
+    parent = subprocess.Popen([sys.executable, "-c",
+                               f"import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                               f"{burn!r}]); import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        used = 0.0
+        while time.monotonic() < deadline and used < 0.5:
+            time.sleep(0.1)
+            used = tree_cpu_seconds(parent.pid) or 0.0
+        # the grandchild's 2 s are counted while it runs (not once it has exited)
+        assert used >= 0.5
+    finally:
+        parent.kill()
+        parent.wait()
+    assert tree_cpu_seconds(parent.pid) is None  # gone: nothing to read
+
+    turns = [TurnResult("greeting", "rest", "a", "hi", 0.1, 1, right=True)] * 4
+    level = LevelResult("Kefu", 1, 1, 1.0, turns, lost=0, cpu_seconds=0.2)
+    assert level.cpu_per_turn == pytest.approx(0.05)
+    assert level.to_json()["cpu_s_per_turn"] == pytest.approx(0.05)
