@@ -53,7 +53,21 @@ def profile_env(settings: Settings) -> dict[str, str]:
     if settings.rabbitmq_url:
         env["KEFU_RABBITMQ_URL"] = settings.rabbitmq_url
         env["KEFU_RASA_EVENTS_QUEUE"] = settings.rasa_events_queue
-    return env
+    return {**env, **math_threads_env(settings)}
+
+
+# The variables each numeric library reads for its thread pool size at start-up.
+MATH_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                         "TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS")
+
+
+def math_threads_env(settings: Settings) -> dict[str, str]:
+    """Thread pool sizes for the children's numeric libraries (settings.math_threads); a
+    variable the operator set in the environment wins."""
+    if settings.math_threads == 0:
+        return {}
+    return {name: str(settings.math_threads) for name in MATH_THREAD_VARIABLES
+            if name not in os.environ}
 
 
 def rasa_endpoint_env(settings: Settings) -> dict[str, str]:

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     # behind nginx.
     profile: Literal["default", "production"] = "default"
     replicas: int = Field(1, ge=1, le=16)
+    # Threads each child process gives one matrix operation (OpenBLAS, OpenMP, TensorFlow,
+    # PyTorch). Kefu's processes answer many small requests at once, so the cores are shared
+    # between processes, not within one request: with the libraries' default (one thread per
+    # core in every process) three processes fight over the same cores. 0 = the libraries'
+    # own defaults. bench/load measures both (README, "Threads per process").
+    math_threads: int = Field(1, ge=0, le=64)
     # Set: the gateways fan out staff events and web-widget deliveries over Redis pub/sub
     # (needed as soon as there are two gateways); unset: in-process, as on one machine.
     redis_url: str | None = None
