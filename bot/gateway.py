@@ -26,7 +26,7 @@ from typing import Any
 
 from bot import store
 from bot.messages import ChatMessage, Content, from_rasa, from_rasa_replies
-from bot.outbound import Dispatcher
+from bot.outbound import Dispatcher, claim_until
 from bot.rasa_client import RasaClient
 from bot.staff_bus import StaffBus
 from bot.store import ConversationRef
@@ -270,11 +270,13 @@ class Gateway:
         required = "customer asked for a person (/human)" if forced_handoff else None
         # The customer's message is stored: the answer must be too, even across a short
         # database outage (retried for store.OUTAGE_GRACE seconds).
+        # Stored already claimed for this process's delivery: no claim per reply.
+        claimed = claim_until()
         after = await store.run(store.after_reply(
             conversation.id, message.id, reply.intent, reply.confidence, contents,
-            handoff_reason, required), wait=store.OUTAGE_GRACE)
+            handoff_reason, required, claim_until=claimed), wait=store.OUTAGE_GRACE)
         for reply_message in after.replies:
-            self.dispatcher.enqueue(after.conversation, reply_message)
+            self.dispatcher.enqueue(after.conversation, reply_message, claimed)
             await self._publish_message(after.conversation, reply_message)
         if after.handoff_id is not None:
             await self.publish_handoff(after.conversation, after.handoff_id,
@@ -345,9 +347,10 @@ class Gateway:
                      wait: float = store.OUTAGE_GRACE) -> ChatMessage:
         # A reply to a stored customer message waits out a database outage; `deliver` (staff,
         # campaigns) does not: its caller gets StoreUnavailable (503) at once and can retry.
+        claimed = claim_until()
         message = await store.run(store.queue_outbound(conversation.id, content, sender,
-                                                       staff_id), wait=wait)
-        self.dispatcher.enqueue(conversation, message)
+                                                       staff_id, claimed), wait=wait)
+        self.dispatcher.enqueue(conversation, message, claimed)
         await self._publish_message(conversation, message)
         return message
 

@@ -18,7 +18,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot import periodic, store
@@ -31,6 +31,14 @@ logger = logging.getLogger(__name__)
 
 # How long one worker may hold a message before another may try it (a crashed attempt).
 CLAIM_LEASE = timedelta(seconds=60)
+# A message stored already claimed (a reply, `claim_until`) is sent without claiming it again
+# while at least this much of its claim is left; otherwise it is claimed as usual.
+CLAIM_MARGIN = timedelta(seconds=10)
+
+
+def claim_until() -> datetime:
+    """The end of a claim taken now: for replies stored already claimed (bot/store.py)."""
+    return utcnow() + CLAIM_LEASE
 MAX_BACKOFF = 60.0
 
 
@@ -82,7 +90,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._sweep_interval = sweep_interval
         self._sleep = sleep
-        self._queues: dict[int, deque[tuple[ConversationRef, ChatMessage]]] = {}
+        self._queues: dict[int, deque[tuple[ConversationRef, ChatMessage, datetime | None]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._inflight: set[int] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -106,13 +114,16 @@ class Dispatcher:
         self._queues.clear()
         self._inflight.clear()
 
-    def enqueue(self, conversation: ConversationRef, message: ChatMessage) -> None:
-        """Deliver `message` after the conversation's earlier ones (already stored PENDING)."""
+    def enqueue(self, conversation: ConversationRef, message: ChatMessage,
+                claimed_until: datetime | None = None) -> None:
+        """Deliver `message` after the conversation's earlier ones (already stored PENDING;
+        `claimed_until`: stored already claimed for this process until then)."""
         if message.id in self._inflight:
             return
         self._inflight.add(message.id)
         self._idle.clear()
-        self._queues.setdefault(conversation.id, deque()).append((conversation, message))
+        self._queues.setdefault(conversation.id, deque()).append(
+            (conversation, message, claimed_until))
         if conversation.id not in self._workers:
             self._workers[conversation.id] = asyncio.create_task(
                 self._work(conversation.id), name=f"outbound-{conversation.id}")
@@ -125,9 +136,9 @@ class Dispatcher:
         queue = self._queues[conversation_id]
         try:
             while queue:
-                conversation, message = queue.popleft()
+                conversation, message, claimed_until = queue.popleft()
                 try:
-                    await self._deliver(conversation, message)
+                    await self._deliver(conversation, message, claimed_until)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a bug in a sender must not stop the conversation's queue
@@ -141,14 +152,17 @@ class Dispatcher:
             if not self._workers:
                 self._idle.set()
 
-    async def _deliver(self, conversation: ConversationRef, message: ChatMessage) -> None:
+    async def _deliver(self, conversation: ConversationRef, message: ChatMessage,
+                       claimed_until: datetime | None = None) -> None:
         sender = self._senders.get(conversation.channel)
+        held = claimed_until is not None and utcnow() < claimed_until - CLAIM_MARGIN
         while True:
             # Bookkeeping waits out a short database outage: a message sent but not recorded
             # would be sent again once its claim lapses.
-            if not await store.run(store.claim(message.id, utcnow() + CLAIM_LEASE),
-                                   wait=store.OUTAGE_GRACE):
+            if not held and not await store.run(store.claim(message.id, claim_until()),
+                                                wait=store.OUTAGE_GRACE):
                 return  # delivered meanwhile, or another worker has it
+            held = False  # a retry claims again
             if sender is None:
                 outcome = Outcome.retry(f"the {conversation.channel} channel is not running")
             else:

@@ -336,8 +336,8 @@ def record_reply_email(conversation_id: int, text: str
 def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None,
                 confidence: float | None, contents: list[Content],
                 handoff_reason: str | None,
-                required_handoff: str | None = None, agent_capacity: int | None = None
-                ) -> Callable[[Session], AfterReply]:
+                required_handoff: str | None = None, agent_capacity: int | None = None,
+                claim_until: datetime | None = None) -> Callable[[Session], AfterReply]:
     """Fill in what Rasa understood, store its replies, and apply a handoff it asked for.
 
     An active handoff means human mode whoever created it: the dialogue signals one with a
@@ -345,7 +345,8 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
     `required_handoff` (a reason) is for an explicit request (/human): if the dialogue did
     not hand over, the gateway does, and says what action_handoff would have said (queue
     place, with the measured wait, or when staff are back) instead of whatever Rasa said;
-    `agent_capacity` (None: KEFU_AGENT_CAPACITY) says whether an online agent has room.
+    `agent_capacity` (None: KEFU_AGENT_CAPACITY) says whether an online agent has room;
+    `claim_until`: the replies are stored claimed for the caller's delivery until then.
     """
     def work(session: Session) -> AfterReply:
         nonlocal contents, handoff_reason
@@ -364,7 +365,8 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
             handoff_reason, contents = required_handoff, []
         replies = [delivery.queue_outbound(session, conversation_id=conversation_id,
                                            text=c.text, payload=c.payload(),
-                                           sender_kind=SenderKind.BOT)
+                                           sender_kind=SenderKind.BOT,
+                                           claimed_until=claim_until)
                    for c in contents if not c.empty]
         handoff = _enter_human_mode(session, conversation_id, handoff_reason)
         if forced and handoff is not None:
@@ -374,7 +376,8 @@ def after_reply(conversation_id: int, inbound_id: int | None, intent: str | None
             text = next_steps_text(position, wait_minutes=minutes)
             replies.append(delivery.queue_outbound(session, conversation_id=conversation_id,
                                                    text=text, payload=None,
-                                                   sender_kind=SenderKind.BOT))
+                                                   sender_kind=SenderKind.BOT,
+                                                   claimed_until=claim_until))
         conversation = conversations.get(session, conversation_id=conversation_id)
         return AfterReply(conversation_ref(conversation), [chat_message(m) for m in replies],
                           handoff.id if handoff else None, handoff.reason if handoff else None)
@@ -408,11 +411,13 @@ def _clamp(confidence: float | None) -> float | None:
 # --- outbound ----------------------------------------------------------------------------------
 
 def queue_outbound(conversation_id: int, content: Content, sender: str,
-                   staff_id: int | None = None) -> Callable[[Session], ChatMessage]:
+                   staff_id: int | None = None, claim_until: datetime | None = None
+                   ) -> Callable[[Session], ChatMessage]:
     def work(session: Session) -> ChatMessage:
         message = delivery.queue_outbound(session, conversation_id=conversation_id,
                                           text=content.text, payload=content.payload(),
-                                          sender_kind=sender, staff_id=staff_id)
+                                          sender_kind=sender, staff_id=staff_id,
+                                          claimed_until=claim_until)
         return chat_message(message)
     return work
 

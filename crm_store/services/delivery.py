@@ -127,8 +127,11 @@ def queue_outbound(
     sender_kind: SenderKind | str = SenderKind.BOT,
     payload: dict[str, Any] | None = None,
     staff_id: int | None = None,
+    claimed_until: datetime | None = None,
 ) -> Message:
-    """An outbound message, PENDING until the gateway delivers it."""
+    """An outbound message, PENDING until the gateway delivers it. `claimed_until`: the
+    gateway that stores it delivers it at once and holds it until then, as `claim` would (one
+    unit of work fewer per reply; nobody else can take it meanwhile)."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"no conversation {conversation_id}")
@@ -143,7 +146,8 @@ def queue_outbound(
     now = utcnow()
     message = Message(conversation_id=conversation_id, direction=Direction.OUTBOUND,
                       sender_kind=sender_kind, staff_id=staff_id, text=text, payload=payload,
-                      delivery_status=DeliveryStatus.PENDING, created_at=now, attempts=0)
+                      delivery_status=DeliveryStatus.PENDING, created_at=now, attempts=0,
+                      next_attempt_at=claimed_until)
     session.add(message)
     conversation.last_message_at = now
     session.flush()

@@ -59,6 +59,25 @@ def test_outbound_attempts_are_claimed_recorded_and_scheduled(url):
         assert message.delivered_at is not None and delivery.due(session) == []
 
 
+def test_a_reply_stored_claimed_is_nobody_elses_until_its_claim_runs_out(url):
+    # The gateway stores Rasa's replies already claimed for its own delivery (one unit of
+    # work fewer per reply): another replica's sweep must not send them a second time.
+    with session_scope(url) as session:
+        inbound = delivery.record_inbound(session, channel="web", external_id="c" * 20,
+                                          text="hi")
+        held = delivery.queue_outbound(session, conversation_id=inbound.conversation.id,
+                                       text="Hello!",
+                                       claimed_until=utcnow() + timedelta(seconds=60)).id
+        lapsed = delivery.queue_outbound(session, conversation_id=inbound.conversation.id,
+                                         text="Anything else?",
+                                         claimed_until=utcnow() - timedelta(seconds=1)).id
+    with session_scope(url) as session:
+        assert [m.id for m, _ in delivery.due(session)] == [lapsed]
+        assert not delivery.claim(session, message_id=held, until=utcnow())
+        # A claim that ran out (the gateway died before sending) is anyone's again.
+        assert delivery.claim(session, message_id=lapsed, until=utcnow() + timedelta(seconds=60))
+
+
 def test_a_widget_can_only_confirm_its_own_conversations_messages(url):
     with session_scope(url) as session:
         mine = delivery.record_inbound(session, channel="web", external_id="a" * 20, text="x")
